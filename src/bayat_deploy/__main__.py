@@ -1,0 +1,3 @@
+from bayat_deploy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""`bayat-deploy`: one command per pipeline stage. Sub-command modules are imported only when used,
+so `bayat-deploy --version` and `--help` start in milliseconds."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from bayat_deploy import __version__
+from bayat_deploy.errors import EXIT_BAD_INPUT, EXIT_FAILED, BayatError
+
+# name -> (module with `configure(parser)`, one-line help). Order is the order of the pipeline.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "policy": ("bayat_deploy.policy.cli", "validate the deployment policy, show it with defaults, print its schema"),
+}
+
+
+def add_common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """--policy and -v are accepted before or after the command name."""
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument("--policy", metavar="PATH", default=default,
+                        help="policy file (default: .bayat/deploy.yml)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=False if top else argparse.SUPPRESS,
+                        help="print tracebacks and debug output")
+
+
+def _requested(argv: Sequence[str], commands: dict) -> str | None:
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--policy":
+            skip = True
+        elif not arg.startswith("-"):
+            return arg if arg in commands else None
+    return None
+
+
+def build_parser(prog: str, description: str, commands: dict[str, tuple[str, str]],
+                 argv: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_common(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = _requested(argv, commands)
+    for name, (module, help_text) in commands.items():
+        child = sub.add_parser(name, help=help_text, description=help_text)
+        add_common(child)
+        if name == chosen:
+            importlib.import_module(module).configure(child)
+    return parser
+
+
+def run(prog: str, description: str, commands: dict[str, tuple[str, str]],
+        argv: Sequence[str] | None = None, default: Callable | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(prog, description, commands, argv)
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None) or default
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return int(handler(args) or 0)
+    except BayatError as exc:
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug of ours: say so plainly, trace only when asked
+        if args.verbose:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} (run again with -v for the traceback)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run("bayat-deploy", "Run one stage of the Bayat deployment standard.", COMMANDS, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
