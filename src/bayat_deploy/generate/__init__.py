@@ -1,0 +1,1 @@
+"""`generate-pipeline`: scaffold a repository's policy and render its pipelines from it."""

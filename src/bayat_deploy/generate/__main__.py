@@ -1,0 +1,3 @@
+from bayat_deploy.generate.cli import main
+
+raise SystemExit(main())

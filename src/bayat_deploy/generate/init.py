@@ -1,0 +1,119 @@
+"""`generate-pipeline init`: write a minimal, commented `.bayat/deploy.yml` for what the repository holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bayat_deploy.errors import BadInput
+from bayat_deploy.generate.detect import Detected, detect, slug
+
+POLICY_PATH = Path(".bayat/deploy.yml")
+
+
+@dataclass
+class Section:
+    type: str
+    settings: list[tuple[str, object]] = field(default_factory=list)
+
+
+def _artifacts(found: Detected) -> list[Section]:
+    artifacts = []
+    for dockerfile in found.dockerfiles:
+        context = dockerfile.parent
+        name = found.project if context == Path(".") else f"{found.project}-{slug(context.name)}"
+        settings: list[tuple[str, object]] = [("name", name)]
+        if context != Path("."):
+            settings.append(("context", str(context)))
+        if dockerfile.name != "Dockerfile":
+            settings.append(("dockerfile", dockerfile.name))
+        artifacts.append(Section("docker-image", settings))
+    if found.python and not found.is_application:
+        artifacts.append(Section("python-package", [("name", slug(found.python_name or found.project))]))
+    if found.npm and not found.npm_private and not found.is_application:
+        artifacts.append(Section("npm-package", [("name", found.npm_name or found.project)]))
+    for chart in found.charts:
+        name = found.chart_names.get(chart) or (chart.name if chart != Path(".") else found.project)
+        artifacts.append(Section("helm-chart", [("name", slug(name)), ("path", str(chart))]))
+    for folder in found.terraform_dirs:
+        if folder.parts[:1] == ("modules",):
+            artifacts.append(Section("terraform-module", [("name", slug(folder.name)), ("path", str(folder))]))
+    # The standard already builds ./Dockerfile as an image named after the project: say nothing then.
+    if len(artifacts) == 1 and artifacts[0].type == "docker-image" and artifacts[0].settings == [
+            ("name", found.project)]:
+        return []
+    return artifacts
+
+
+def _target(found: Detected) -> Section | None:
+    if found.sam_template:
+        return Section("serverless", [("framework", "sam"), ("template", str(found.sam_template))])
+    if found.serverless_file:
+        return Section("serverless", [("framework", "serverless"), ("template", str(found.serverless_file))])
+    if found.charts:
+        return Section("kubernetes", [("chart", str(found.charts[0]))])
+    infra = [d for d in found.terraform_dirs if d.parts[:1] != ("modules",)]
+    if infra and not found.dockerfiles:
+        return Section("terraform", [("directory", str(infra[0]))])
+    return None
+
+
+def _tests(found: Detected) -> list[tuple[str, dict]]:
+    if found.python and found.python_tests:
+        return [("unit", {"run": "python -m pytest -q --junitxml=reports/junit-unit.xml",
+                          "junit": "reports/junit-unit.xml"})]
+    if found.npm and found.npm_test:
+        return [("unit", {"run": "npm test", "junit": None})]
+    return []
+
+
+def _evidence(found: Detected) -> list[str]:
+    lines = [f"{p} -> container image" for p in found.dockerfiles]
+    if found.python:
+        lines.append(f"{found.python} -> Python " + ("application" if found.is_application else "package"))
+    if found.npm:
+        lines.append(f"{found.npm} -> npm " + ("application" if found.is_application or found.npm_private
+                                               else "package"))
+    lines += [f"{p / 'Chart.yaml'} -> Helm chart, Kubernetes target" for p in found.charts]
+    lines += [f"{p}/*.tf -> Terraform" for p in found.terraform_dirs]
+    if found.sam_template:
+        lines.append(f"{found.sam_template} -> AWS SAM, serverless target")
+    if found.serverless_file:
+        lines.append(f"{found.serverless_file} -> Serverless Framework, serverless target")
+    return lines or ["nothing deployable yet: the standard's defaults (a container image from ./Dockerfile)"]
+
+
+def render_policy(root: Path) -> tuple[str, Detected]:
+    from bayat_deploy.generate.jinja import render
+    from bayat_deploy.policy.schema import SCHEMA_ID
+
+    found = detect(root)
+    analysis = [{"name": "ruff", "run": "ruff check ."}] if found.ruff else []
+    text = render("init/deploy.yml.j2", schema_url=SCHEMA_ID, project=found.project, evidence=_evidence(found),
+                  artifacts=_artifacts(found), target=_target(found), tests=_tests(found),
+                  static_analysis=analysis)
+    return text, found
+
+
+def init(root: Path, *, force: bool = False) -> Path:
+    from bayat_deploy.errors import PolicyError
+    from bayat_deploy.fsutil import write_atomic
+    from bayat_deploy.policy.loader import build_policy
+    from bayat_deploy.policy.yamlpos import load_text
+
+    if not root.is_dir():
+        raise BadInput(f"{root}: not a directory")
+    target = root / POLICY_PATH
+    if target.exists() and not force:
+        raise BadInput(f"{target} already exists; pass --force to overwrite it")
+    text, _ = render_policy(root)
+    try:  # never write a policy that would not validate
+        build_policy(load_text(text, str(target)), target)
+    except PolicyError as exc:  # pragma: no cover - would be a bug in the template
+        raise BadInput("the generated policy does not validate (a bug, please report it):\n"
+                       + "\n".join(exc.lines())) from None
+    try:
+        write_atomic(target, text)
+    except OSError as exc:
+        raise BadInput(f"cannot write {target}: {exc.strerror or exc}") from None
+    return target
