@@ -9,15 +9,14 @@ Exit codes (documented in the README and relied on by the pipelines):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(NamedTuple):
     """One finding about an input file, printed as ``FILE:LINE:COL: level: path: message``."""
 
     file: str
