@@ -49,6 +49,14 @@ def test_init_writes_a_policy_that_validates(name, tmp_path, generate):
     assert "bayat-deploy policy show" in (repo / ".bayat" / "deploy.yml").read_text()
 
 
+def test_the_bundled_example_is_detected_as_a_tested_python_service_with_a_chart(tmp_path):
+    from tests.conftest import REPO
+
+    found = detect(REPO / "examples" / "hello-api")
+    assert found.dockerfiles == [Path("Dockerfile")] and found.charts == [Path("chart")]
+    assert found.python_tests and found.is_application
+
+
 def test_detected_names_and_commands(tmp_path):
     repo = make_repo(tmp_path / "Shop Front", {"pyproject.toml": '[project]\nname="x"\n[tool.ruff]\n',
                                                "tests/test_a.py": "", "Dockerfile": ""})

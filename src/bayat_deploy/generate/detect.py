@@ -94,7 +94,7 @@ def detect(root: Path) -> Detected:
                 found.chart_names[rel.parent] = match.group(1)
         elif name.endswith(".tf") and rel.parent not in found.terraform_dirs:
             found.terraform_dirs.append(rel.parent)
-        elif name in ("pyproject.toml", "setup.cfg", "setup.py") and len(rel.parts) == 1:
+        elif name in ("pyproject.toml", "setup.cfg", "setup.py", "pytest.ini") and len(rel.parts) == 1:
             if found.python is None or name == "pyproject.toml":
                 found.python = rel
         elif name == "package.json" and len(rel.parts) == 1:
@@ -109,7 +109,7 @@ def detect(root: Path) -> Detected:
         text = _read(root / found.python)
         if found.python.name == "pyproject.toml":
             found.python_name = _python_name(root / found.python)
-        found.python_tests = (root / "tests").is_dir() or "pytest" in text
+        found.python_tests = (root / "tests").is_dir() or "pytest" in text or found.python.name == "pytest.ini"
         found.ruff = "[tool.ruff" in text or (root / "ruff.toml").is_file()
     if found.npm is not None:
         try:
