@@ -52,3 +52,21 @@ def generate(tmp_path):
 @pytest.fixture
 def update_golden(request) -> bool:
     return request.config.getoption("--update-golden")
+
+
+@pytest.fixture
+def git_repo(tmp_path):
+    """An empty git repository on branch main; see tests/support/gitrepo.py."""
+    from tests.support.gitrepo import GitRepo
+
+    return GitRepo(tmp_path / "repo")
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """A real docker-registry on loopback with htpasswd auth, shared by the session."""
+    from tests.support.registry import start_registry
+
+    instance = start_registry(tmp_path_factory.mktemp("registry"))
+    yield instance
+    instance.stop()

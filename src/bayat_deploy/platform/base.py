@@ -1,0 +1,43 @@
+"""The platform interface."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+LEVELS = ("notice", "warning", "error")
+
+
+@dataclass(frozen=True)
+class Annotation:
+    level: str  # notice | warning | error
+    message: str
+    file: str | None = None
+    line: int | None = None
+    title: str | None = None
+
+
+class Platform:
+    name = "local"
+
+    def __init__(self, context):
+        self.context = context
+
+    def set_output(self, name: str, value: str) -> None:
+        """Make a value available to later steps (GitHub output, GitLab dotenv variable)."""
+
+    def summary(self, markdown: str) -> None:
+        """Add a human-readable report for this step (GitHub step summary, GitLab report file)."""
+
+    def annotate(self, annotation: Annotation) -> None:
+        """Attach a finding to a file and line where the platform can show it."""
+        where = f"{annotation.file}:{annotation.line or 1}: " if annotation.file else ""
+        print(f"{where}{annotation.level}: {annotation.message}", file=sys.stderr)
+
+    @contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        """Fold a section of the log."""
+        print(f"--- {title}", file=sys.stderr)
+        yield

@@ -1,0 +1,58 @@
+"""GitHub Actions: $GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY and workflow commands."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from bayat_deploy.platform.base import Annotation, Platform
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+class GitHub(Platform):
+    name = "github"
+
+    def _append(self, variable: str, text: str) -> None:
+        path = self.context.get(variable)
+        if path:
+            with Path(path).open("a", encoding="utf-8") as handle:
+                handle.write(text)
+
+    def set_output(self, name: str, value: str) -> None:
+        # The heredoc form is safe for multi-line values; the delimiter is random so a value cannot end it.
+        delimiter = f"ghadelimiter_{secrets.token_hex(8)}"
+        self._append("GITHUB_OUTPUT", f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+
+    def summary(self, markdown: str) -> None:
+        self._append("GITHUB_STEP_SUMMARY", markdown.rstrip() + "\n\n")
+
+    def annotate(self, annotation: Annotation) -> None:
+        props = []
+        if annotation.file:
+            props.append(f"file={_escape_property(annotation.file)}")
+            if annotation.line:
+                props.append(f"line={annotation.line}")
+        if annotation.title:
+            props.append(f"title={_escape_property(annotation.title)}")
+        command = annotation.level if annotation.level in ("notice", "warning", "error") else "notice"
+        head = f"{command} {','.join(props)}" if props else command
+        print(f"::{head}::{_escape_data(annotation.message)}")
+
+    @contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        print(f"::group::{_escape_data(title)}")
+        sys.stdout.flush()
+        try:
+            yield
+        finally:
+            print("::endgroup::")

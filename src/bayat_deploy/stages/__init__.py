@@ -1,0 +1,1 @@
+"""One module per pipeline stage; each is `bayat-deploy <stage>` and writes one evidence envelope."""
