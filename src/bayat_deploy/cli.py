@@ -14,6 +14,17 @@ from bayat_deploy.errors import EXIT_BAD_INPUT, EXIT_FAILED, BayatError
 # name -> (module with `configure(parser)`, one-line help). Order is the order of the pipeline.
 COMMANDS: dict[str, tuple[str, str]] = {
     "policy": ("bayat_deploy.policy.cli", "validate the deployment policy, show it with defaults, print its schema"),
+    "version": ("bayat_deploy.stages.version", "compute the SemVer version from Conventional Commits, tag it, "
+                                               "write the version file"),
+    "config": ("bayat_deploy.stages.config", "validate the configuration hierarchy for an environment"),
+    "build": ("bayat_deploy.stages.build", "build every artifact in the policy, run static analysis, make SBOMs"),
+    "test": ("bayat_deploy.stages.test", "run the configured test suites and performance tests, collect JUnit"),
+    "scan": ("bayat_deploy.stages.scan", "security scan: vulnerabilities, secrets, misconfigurations, SAST, "
+                                         "infrastructure validation"),
+    "publish": ("bayat_deploy.stages.publish", "push artifacts to their registries, immutably, signed"),
+    "verify-signature": ("bayat_deploy.stages.signature", "verify a published image's signature"),
+    "retention": ("bayat_deploy.stages.retention", "apply the retention policy to the registry"),
+    "release-notes": ("bayat_deploy.stages.release_notes", "write release notes with the standard's ten sections"),
 }
 
 
@@ -57,7 +68,11 @@ def build_parser(prog: str, description: str, commands: dict[str, tuple[str, str
 def run(prog: str, description: str, commands: dict[str, tuple[str, str]],
         argv: Sequence[str] | None = None, default: Callable | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(prog, description, commands, argv)
+    return run_parsed(build_parser(prog, description, commands, argv), argv, default)
+
+
+def run_parsed(parser: argparse.ArgumentParser, argv: Sequence[str], default: Callable | None = None) -> int:
+    """Parse, call the handler, and turn our errors into messages and exit codes (tracebacks with -v)."""
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None) or default
     if handler is None:

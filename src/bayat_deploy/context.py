@@ -69,7 +69,16 @@ class RunContext:
             )
         sha, branch = _git_head(cwd or Path.cwd())
         return cls(platform="local", env=env, sha=sha, ref_name=branch,
-                   actor=env.get("USER") or env.get("USERNAME", ""))
+                   actor=env.get("USER") or env.get("USERNAME") or _login_name())
+
+
+def _login_name() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        return ""
 
 
 def _git_head(cwd: Path) -> tuple[str, str]:

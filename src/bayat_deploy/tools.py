@@ -44,9 +44,28 @@ def run(argv: Sequence[str], *, cwd: Path | None = None, env: Mapping[str, str] 
 
 def shell(command: str, *, cwd: Path, env: Mapping[str, str] | None = None, timeout: float | None = None
           ) -> subprocess.CompletedProcess:
-    """Run a command written in the policy (a test or analysis command) through the shell, output streamed."""
+    """Run a command written in the policy (a test or analysis command) through the shell, output streamed.
+
+    It runs in its own process group, so a timeout stops everything it started (`cd x && pytest`
+    leaves no pytest behind), not only the shell.
+    """
+    import os
+    import signal
+
+    process = subprocess.Popen(["bash", "-o", "pipefail", "-c", command], cwd=cwd,
+                               env=dict(env) if env is not None else None, text=True, start_new_session=True)
     try:
-        return subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=cwd,
-                              env=dict(env) if env is not None else None, timeout=timeout, text=True)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
         raise BayatError(f"command did not finish within {timeout:g}s: {command}") from None
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode)

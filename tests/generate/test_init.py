@@ -81,7 +81,7 @@ def test_init_reports_unwritable_places_clearly_and_leaves_nothing(tmp_path, gen
     assert generate("init", "--dir", str(tmp_path / "missing")).code == 2
 
 
-def test_rendering_says_it_is_not_available_yet(tmp_path, generate):
+def test_rendering_without_a_policy_is_bad_input_and_writes_nothing(tmp_path, generate):
     result = generate()
-    assert result.code == 1 and "not available" in result.stderr
+    assert result.code == 2 and ".bayat/deploy.yml:1:1: error: file not found" in result.stderr
     assert list(tmp_path.iterdir()) == []

@@ -165,6 +165,19 @@ class Analysis:
     min_samples: int = f("Fewer samples than this is 'too little data'.", 10, minimum=3)
     on_no_data: Literal["fail", "pause", "pass"] = f("Outcome when a metric has no or too little data.", "fail")
     max_inconclusive: int = f("Inconclusive intervals tolerated before the step fails.", 2, minimum=0)
+    window: Duration | None = f(
+        "Each sample's rate window ({interval} in the queries); samples are back-to-back windows, so `interval` "
+        "must hold `min_samples` of them; at least twice the scrape interval (default: interval / min_samples).",
+        None)
+    error_rate_tolerance: Percent = f(
+        "Percentage points the canary's error rate may exceed the baseline's before a significant difference "
+        "fails it.", Percent(1))
+    latency_tolerance: Percent = f(
+        "Share by which the canary's latency may exceed the baseline's before a significant difference fails it.",
+        Percent(20))
+    latency_min_change: Duration = f(
+        "Latency differences smaller than this never fail the comparison (below the histogram's resolution).",
+        Duration(0.005))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -108,6 +108,7 @@ class Signing:
     method: Literal["gpg", "cosign", "none"] = f("gpg: skopeo simple signing; cosign where installed.", "gpg")
     key: str | None = f("Signing identity: GPG fingerprint/e-mail, or cosign key reference.", None)
     keyring: str | None = f("GPG home directory holding the keys (defaults to the user's).", None)
+    passphrase: SecretRef | None = f("Secret reference for the key's passphrase (gpg) or password (cosign).", None)
     signature_store: str = f("Directory (or URL) where simple-signing signatures are kept.", ".bayat/signatures")
 
 
@@ -170,6 +171,8 @@ class Performance:
     percentile: int = f("Latency percentile compared with max_latency.", 95, minimum=50, maximum=100)
     max_latency: Duration = f("Highest allowed latency at that percentile.", Duration(0.5))
     max_error_rate: Percent = f("Highest allowed share of failed requests.", Percent(1))
+    timeout: Duration = f("Time limit of the load command; the built-in probe stops sending when it is reached.",
+                          Duration(300))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,6 +34,7 @@ class CanaryStep:
 
     weight: int = f("Per cent of traffic on the new version.", minimum=1, maximum=100)
     pause: Duration = f("Wait (and analyse) this long before the next step.", Duration(0))
+    manual: bool = f("After the pause, wait for `bayat-deploy promote` (or `abort`) instead of continuing.", False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +48,8 @@ class Canary:
          CanaryStep(weight=50, pause=Duration(300)), CanaryStep(weight=100)), min_items=1)
     analysis: bool = f("Run canary analysis at each step (needs monitoring.provider).", True)
     health_timeout: Duration = f("How long the canary may take to become healthy.", Duration(60))
+    decommission_after: Duration = f("How long the previous version stays warm after promotion (instant rollback).",
+                                     Duration(900))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,8 +21,9 @@ class DockerHost:
                          minimum=1, maximum=65535)
     container_port: int = f("Port the application listens on inside the container.", 8080, minimum=1, maximum=65535)
     health_path: str = f("Health endpoint used during the switch.", "/health")
-    state_dir: str = f("Directory on the host for nginx config, deployment records and locks.",
-                       ".bayat/state/{environment}")
+    state_dir: str = f("Directory on the Docker host for nginx, deployment records and locks; it must outlive "
+                       "CI jobs, so it is outside the checkout by default.",
+                       "~/.local/state/bayat-deploy/{project}/{environment}")
     env: dict[str, str] = f("Extra environment variables for the containers (secrets by reference).", {})
 
 
@@ -35,6 +36,8 @@ class GitOps:
     branch: str = f("Branch the controller watches.", "main")
     path: str = f("Directory per environment inside the repository.", "environments/{environment}")
     sync_timeout: Duration = f("How long to wait for the controller's sync signal.", Duration(600))
+    application: str = f("Name of the Argo CD Application / Flux HelmRelease of the environment.",
+                         "{project}-{environment}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +65,9 @@ class Kubernetes:
     network_policy: bool = f("Restrict traffic with a NetworkPolicy.", True)
     argo_rollouts: bool = f("Use Argo Rollouts for canary/blue-green where the cluster has it.", False)
     gitops: GitOps | None = f("Deploy through Argo CD / Flux instead of running helm.", None)
+    state_dir: str = f("Directory for deployment records, locks, generated values and the config repository "
+                       "clone; it should outlive CI jobs, so it is outside the checkout by default.",
+                       "~/.local/state/bayat-deploy/{project}/{environment}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +83,11 @@ class Serverless:
     account: str | None = f("AWS account id; the standard asks for a separate account per environment.", None,
                             pattern=r"^\d{12}$", pattern_hint="a 12-digit AWS account id")
     reserved_concurrency: int | None = f("Concurrency limit.", None, minimum=0)
+    function_name: str = f("Deployed function name the alias belongs to (the aws lambda commands use it).",
+                           "{project}-{environment}")
+    stack: str = f("CloudFormation stack (SAM) or service stage the deployment updates.", "{project}-{environment}")
+    state_dir: str = f("Directory for deployment records, locks and the health-check payloads.",
+                       ".bayat/state/{environment}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +107,8 @@ class Terraform:
     workspace: str = f("Workspace per environment.", "{environment}")
     var_files: tuple[str, ...] = f("Variable files; {environment} is substituted.", ())
     ansible: Ansible | None = f("Ansible hand-off after apply.", None)
+    state_dir: str = f("Directory for deployment records, locks and the generated tfvars.",
+                       ".bayat/state/{environment}")
 
 
 Target = Union[DockerHost, Kubernetes, Serverless, Terraform]

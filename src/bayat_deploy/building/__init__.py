@@ -1,0 +1,1 @@
+"""Building artifacts: image tags, Docker images through the Docker SDK, packages, SBOMs."""
