@@ -25,6 +25,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify-signature": ("bayat_deploy.stages.signature", "verify a published image's signature"),
     "retention": ("bayat_deploy.stages.retention", "apply the retention policy to the registry"),
     "release-notes": ("bayat_deploy.stages.release_notes", "write release notes with the standard's ten sections"),
+    "deploy": ("bayat_deploy.stages.deploy", "roll a published version out to an environment with its strategy"),
+    "verify": ("bayat_deploy.stages.verify", "smoke-test a deployment; roll back automatically when it fails"),
+    "promote": ("bayat_deploy.stages.promote", "finish a paused canary or blue/green deployment"),
+    "abort": ("bayat_deploy.stages.promote", "stop a paused canary or blue/green deployment, back to the previous"),
+    "rollback": ("bayat_deploy.stages.rollback", "return an environment to its last good release (or --drill)"),
+    "history": ("bayat_deploy.stages.history", "list every deployment attempt of an environment"),
 }
 
 

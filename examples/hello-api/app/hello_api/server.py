@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
+import itertools
 import random
 import re
 import signal
@@ -78,6 +79,7 @@ class Config:
     host: str = "0.0.0.0"
     port: int = DEFAULT_PORT
     fail_rate: float = 0.0
+    fail_after_requests: Optional[int] = None
     latency_ms: float = 0.0
     health_fail: bool = False
     crash_on_start: bool = False
@@ -90,10 +92,12 @@ class Config:
         if port != int(port) or not 0 <= port <= 65535:
             raise ValueError(f"PORT must be an integer between 0 and 65535, got {port!r}")
         seed = environ.get("FAULT_SEED", "").strip()
+        fail_after = environ.get("FAIL_AFTER_REQUESTS", "").strip()
         return cls(
             host=environ.get("HOST", "0.0.0.0"),
             port=int(port),
             fail_rate=min(max(_env_float(environ, "FAIL_RATE", 0.0), 0.0), 1.0),
+            fail_after_requests=max(int(_env_float(environ, "FAIL_AFTER_REQUESTS", 0)), 0) if fail_after else None,
             latency_ms=max(_env_float(environ, "LATENCY_MS", 0.0), 0.0),
             health_fail=_env_flag(environ, "HEALTH_FAIL"),
             crash_on_start=_env_flag(environ, "CRASH_ON_START"),
@@ -288,6 +292,7 @@ class HelloServer(ThreadingHTTPServer):
         self.version_header = re.sub(r"[^\x21-\x7e]", "?", self.version)
         self.metrics = Metrics()
         self.random = random.Random(config.fault_seed)
+        self.root_requests = itertools.count(1)  # for FAIL_AFTER_REQUESTS; next() is thread-safe in CPython
         self.draining = threading.Event()
         self._in_flight = 0
         self._in_flight_changed = threading.Condition()
@@ -329,6 +334,9 @@ class HelloServer(ThreadingHTTPServer):
 
 class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; every response carries Content-Length
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle plus delayed ACKs stall each
+    # keep-alive response by ~40 ms.
+    disable_nagle_algorithm = True
     server_version = "hello-api"
     timeout = IDLE_CONNECTION_TIMEOUT
     server: HelloServer
@@ -392,6 +400,10 @@ class RequestHandler(BaseHTTPRequestHandler):
             time.sleep(config.latency_ms / 1000.0)
         if config.fail_rate > 0 and self.server.random.random() < config.fail_rate:
             return json_response(500, {"error": "injected failure", "version": version})
+        if config.fail_after_requests is not None:
+            # A release that degrades once it has served a while: passes its first checks, then fails.
+            if next(self.server.root_requests) > config.fail_after_requests:
+                return json_response(500, {"error": "injected failure after warm-up", "version": version})
         return json_response(200, {"message": "hello", "version": version})
 
     def _health(self) -> Response:

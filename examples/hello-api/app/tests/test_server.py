@@ -333,6 +333,13 @@ def test_fail_rate_is_a_fraction(start_server):
     assert 60 <= statuses.count(500) <= 140
 
 
+def test_fail_after_requests_degrades_after_a_warm_up(start_server):
+    srv = start_server(FAIL_AFTER_REQUESTS="3")
+    statuses = [request(srv, "/")[0] for _ in range(6)]
+    assert statuses == [200, 200, 200, 500, 500, 500]
+    assert get_json(srv, "/health")[0] == 200, "the release still looks healthy"
+
+
 def test_latency_is_added_to_root_only(start_server):
     srv = start_server(LATENCY_MS="200")
     started = time.monotonic()

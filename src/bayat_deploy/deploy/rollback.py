@@ -1,0 +1,150 @@
+"""Rollback: back to the last good release (image digest + configuration), fast, verified, recorded.
+
+Fastest first: a warm previous version (blue/green keeps it) is a traffic shift; a stable track
+still running beside a failing canary is a shift plus stopping the canary; otherwise the previous
+release is started again from its recorded digest, checked, and switched to. The time from the
+decision to 100% of traffic on the old version is measured and printed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bayat_deploy.deploy.record import Entry
+from bayat_deploy.deploy.targets.base import Release
+from bayat_deploy.errors import BadInput, BayatError
+
+
+@dataclass
+class RollbackResult:
+    entry: Entry
+    seconds_to_traffic: float
+    incident: Path | None
+
+
+def _release_of(deployment, version: str) -> Release:
+    for entry in reversed(deployment.record.entries()):
+        if entry.version == version and entry.image and entry.outcome in ("succeeded",):
+            return Release(version=version, image=entry.image, digest=entry.digest, config_hash=entry.config_hash)
+    for entry in reversed(deployment.record.entries()):
+        if entry.version == version and entry.image:
+            return Release(version=version, image=entry.image, digest=entry.digest, config_hash=entry.config_hash)
+    from bayat_deploy.deploy.release import resolve_release
+
+    return resolve_release(deployment.session, deployment.environment, version)
+
+
+def rollback(deployment, *, to: str | None = None, reason: str, automatic: bool = False,
+             lock: bool = True) -> RollbackResult:
+    decided = time.monotonic()
+    started = time.time()
+    if lock:
+        with deployment.record.lock(f"{deployment.session.context.actor or 'someone'} rolling back"):
+            return _rollback(deployment, to, reason, automatic, decided, started)
+    return _rollback(deployment, to, reason, automatic, decided, started)
+
+
+def _rollback(deployment, to, reason, automatic, decided, started) -> RollbackResult:
+    target, say = deployment.target, deployment.say
+    target.prepare()
+    state = target.current()
+    serving = state.serving()
+    if to is None:
+        good = deployment.record.last_successful(before_version=serving)
+        if good is None:
+            raise BayatError(f"no earlier successful deployment of {deployment.environment} to roll back to; "
+                             f"for a first release, `bayat-deploy rollback --env {deployment.environment} --remove` "
+                             "takes it down")
+        to = good.version
+    say(f"rolling back {deployment.environment}: {serving or 'nothing'} -> {to} ({reason})")
+    tracks = state.tracks
+    failed_version = serving or ""
+    if tracks.get("warm") and tracks["warm"].release.version == to:
+        target.shift({"warm": 100})
+        seconds = time.monotonic() - decided
+        target.promote("warm")
+        how = "switched back to the warm previous version"
+    elif tracks.get("stable") and tracks["stable"].release.version == to:
+        if "candidate" in tracks:
+            failed_version = tracks["candidate"].release.version
+        target.shift({"stable": 100})
+        seconds = time.monotonic() - decided
+        if "candidate" in target.current().tracks:
+            target.retire("candidate")
+        how = "moved all traffic back to the stable version"
+    else:
+        release = _release_of(deployment, to)
+        if "candidate" in tracks:  # a half-done rollout: its traffic goes back to stable before anything else
+            failed_version = tracks["candidate"].release.version
+            if "stable" in tracks:
+                target.shift({"stable": 100})
+            target.retire("candidate")
+        replicas = deployment.env.resources.replicas
+        target.launch(release, "candidate", replicas)
+        health = target.health("candidate", deployment.env.strategy.health_timeout.seconds)
+        if not health.ok:
+            target.retire("candidate")
+            raise BayatError(f"rollback to {to} failed: the old version does not start: {health.detail}")
+        target.shift({"candidate": 100})
+        seconds = time.monotonic() - decided
+        target.promote("candidate")
+        how = f"started {to} again from {release.pinned} and switched to it"
+    say(f"100% of traffic on {to} after {seconds:.2f}s ({how})")
+    if deployment.env.rollback.restore_database:
+        failed = next((e for e in reversed(deployment.record.entries())
+                       if e.version == failed_version and e.details.get("backup")), None)
+        if failed:
+            deployment.database_restore(failed.details["backup"])
+    verdict, results = deployment.smoke(target.url(), to)
+    outcome = "succeeded" if verdict.passed else "failed"
+    entry = deployment.entry("rollback", to, outcome, started, previous_version=failed_version,
+                             reason=reason + ("" if verdict.passed else f"; verification after rollback failed: "
+                                                                         f"{verdict.reason}"),
+                             details={"how": how, "seconds_to_traffic": round(seconds, 3), "automatic": automatic,
+                                      "verification": verdict.reason})
+    release = target.current().tracks.get("stable")
+    if release:
+        entry.image, entry.digest = release.release.image, release.release.digest
+    deployment.record.append(entry)
+    note = write_incident(deployment, entry, failed_version, seconds)
+    sla = deployment.env.rollback.max_duration.seconds
+    if seconds > sla:
+        say(f"warning: rollback took {seconds:.2f}s, longer than the {deployment.env.rollback.max_duration} objective")
+    if not verdict.passed:
+        raise BayatError(f"rolled back to {to}, but it does not verify: {verdict.reason}")
+    return RollbackResult(entry, seconds, note)
+
+
+def write_incident(deployment, entry: Entry, failed_version: str, seconds: float) -> Path:
+    """The incident note the standard asks for: what, when, why, who, how long."""
+    folder = deployment.target.state_dir / "incidents"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = folder / f"{stamp}-{deployment.environment}-rollback.md"
+    path.write_text(
+        f"# Rollback of {deployment.session.policy.project} in {deployment.environment}\n\n"
+        f"- **What**: {failed_version or 'the current release'} was rolled back to {entry.version} "
+        f"({entry.details.get('how', '')}).\n"
+        f"- **When**: {entry.started} (finished {entry.finished}).\n"
+        f"- **Why**: {entry.reason}\n"
+        f"- **Who**: {entry.triggered_by or 'unknown'}"
+        f"{' (automatic rollback)' if entry.details.get('automatic') else ''}.\n"
+        f"- **How long**: {seconds:.2f}s to 100% traffic on {entry.version}; {entry.duration_seconds:.2f}s in all.\n"
+        f"- **Verification after rollback**: {entry.outcome} ({entry.details.get('verification', '')}).\n"
+        f"- **Pipeline**: {entry.pipeline_url or 'run locally'}\n\n"
+        "## Follow-up\n\n- [ ] Root cause\n- [ ] Fix and release notes\n- [ ] Stakeholders informed\n")
+    return path
+
+
+def require_version(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from bayat_deploy.policy.types import SemVer
+
+    try:
+        return SemVer.parse(value).text
+    except ValueError as exc:
+        raise BadInput(f"--to: {exc}") from None

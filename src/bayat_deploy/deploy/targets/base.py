@@ -1,0 +1,127 @@
+"""The target interface: a handful of verbs every strategy is written against.
+
+Tracks: `stable` serves today's version; `candidate` is the version being rolled out (green, canary,
+or the next batch of a rolling update); `warm` is the previous stable kept running after a switch so
+that a rollback is only a traffic shift. Weights are per-cent of traffic per track.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TRACKS = ("stable", "candidate", "warm")
+
+
+def state_dir(session, environment: str) -> Path:
+    """The environment's state directory: `~` and placeholders expanded, relative paths from the repo."""
+    target = session.policy.environment(environment).target
+    text = session.policy.substitute(target.state_dir, environment)
+    if text.startswith("~"):
+        text = session.context.get("HOME", str(Path.home())) + text[1:]
+    path = Path(text)
+    return path if path.is_absolute() else session.root / path
+
+
+@dataclass(frozen=True)
+class Release:
+    """What to deploy: a version of the service and the exact image and configuration behind it."""
+
+    version: str
+    image: str  # registry reference (name:tag)
+    digest: str = ""  # sha256:..., when known
+    config_hash: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for the instances
+
+    @property
+    def pinned(self) -> str:
+        """The immutable reference: name@digest when the digest is known."""
+        if self.digest:
+            return f"{self.image.rsplit(':', 1)[0]}@{self.digest}"
+        return self.image
+
+
+@dataclass
+class Instance:
+    id: str
+    address: str  # host:port reachable from the router
+    version: str
+
+
+@dataclass
+class Track:
+    name: str
+    release: Release
+    instances: list[Instance] = field(default_factory=list)
+    weight: int = 0
+    retire_after: str = ""  # ISO time after which a warm track may be decommissioned
+
+
+@dataclass
+class State:
+    environment: str
+    tracks: dict[str, Track] = field(default_factory=dict)
+
+    def serving(self) -> str | None:
+        """The version receiving most traffic."""
+        live = [t for t in self.tracks.values() if t.weight > 0]
+        return max(live, key=lambda t: t.weight).release.version if live else None
+
+
+@dataclass
+class Health:
+    ok: bool
+    detail: str
+
+
+class Target(ABC):
+    """Verbs, in the order a deployment uses them."""
+
+    kind = "abstract"
+
+    @abstractmethod
+    def prepare(self) -> None:
+        """Make sure the environment exists (router running, namespace, state directory)."""
+
+    @abstractmethod
+    def current(self) -> State:
+        """What runs now and who gets which share of traffic."""
+
+    @abstractmethod
+    def launch(self, release: Release, track: str, count: int) -> Track:
+        """Start `count` more instances of `release` on `track`, without traffic yet."""
+
+    @abstractmethod
+    def health(self, track: str, timeout: float) -> Health:
+        """Wait until every instance of the track is healthy, or say why not."""
+
+    @abstractmethod
+    def shift(self, weights: dict[str, int]) -> None:
+        """Route traffic: per-cent per track, summing to 100. Atomic: all or nothing."""
+
+    @abstractmethod
+    def promote(self, track: str, *, keep_warm_for: float = 0.0) -> None:
+        """Make `track` the stable one; the old stable becomes warm (kept for a rollback) or is retired."""
+
+    @abstractmethod
+    def retire(self, track: str, count: int | None = None) -> None:
+        """Stop a track's instances (all, or `count` of them), after traffic has left them."""
+
+    @abstractmethod
+    def direct_url(self, track: str) -> str:
+        """A URL reaching one instance of the track, bypassing the router (to test green before the switch)."""
+
+    @abstractmethod
+    def url(self) -> str:
+        """The environment's URL through the router."""
+
+    def remove(self) -> None:
+        """Take the environment's deployment down entirely (rolling back a first release)."""
+        from bayat_deploy.errors import BayatError
+
+        raise BayatError(f"the {self.kind} target cannot remove a deployment; do it with the platform's own tools")
+
+    def logs(self, track: str, lines: int = 200) -> str:
+        """Recent log lines of the track's instances, where the target can read them."""
+        return ""

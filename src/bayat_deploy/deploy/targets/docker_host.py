@@ -1,0 +1,302 @@
+"""Docker host target: containers from the published image, traffic through nginx on the same host.
+
+State (which containers form which track, the traffic split, the router generation) is kept in
+`state.json` in the environment's state directory, written only after nginx has taken the change.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+
+from bayat_deploy.deploy.targets.base import Health, Instance, Release, State, Target, Track, state_dir
+from bayat_deploy.deploy.targets.nginx import Router, RouterError, upstream_weights
+from bayat_deploy.errors import BadInput, BayatError
+from bayat_deploy.fsutil import write_atomic
+
+DEFAULT_PORTS = {"development": 8081, "testing": 8082, "staging": 8083, "production": 8084}
+LABEL = "io.bayat"
+
+
+class DockerHostTarget(Target):
+    kind = "docker-host"
+
+    def __init__(self, session, environment: str):
+        self.session, self.environment = session, environment
+        self.env = session.policy.environment(environment)
+        self.spec = self.env.target
+        self.state_dir = state_dir(session, environment)
+        port = self.spec.port or DEFAULT_PORTS.get(self.env.tier if environment not in DEFAULT_PORTS
+                                                   else environment, 8090)
+        self.router = Router(self.state_dir / "nginx", project=session.policy.project, environment=environment,
+                             listen=self.spec.listen, port=port)
+        self._docker = None
+
+    # ----------------------------------------------------------------- plumbing
+    @property
+    def docker(self):
+        if self._docker is None:
+            from bayat_deploy.dockerclient import docker_client
+
+            self._docker = docker_client(self.session.context, self.spec.docker_host)
+        return self._docker
+
+    def _load(self) -> tuple[State, int]:
+        path = self.state_dir / "state.json"
+        if not path.exists():
+            return State(self.environment), 0
+        data = json.loads(path.read_text())
+        tracks = {name: Track(name, Release(**t["release"]), [Instance(**i) for i in t["instances"]], t["weight"],
+                              t.get("retire_after", "")) for name, t in data["tracks"].items()}
+        return State(self.environment, tracks), data["generation"]
+
+    def _save(self, state: State, generation: int) -> None:
+        data = {"environment": self.environment, "generation": generation,
+                "tracks": {name: asdict(track) for name, track in state.tracks.items()}}
+        write_atomic(self.state_dir / "state.json", json.dumps(data, indent=2) + "\n")
+        self._write_scrape_targets(state)
+
+    def _write_scrape_targets(self, state: State) -> None:
+        """Prometheus file_sd targets: every instance, labelled with its track and version."""
+        job = self.session.policy.substitute(
+            self.session.policy.monitoring.job if self.session.policy.monitoring else "{project}-{environment}",
+            self.environment)
+        groups = [{"targets": [i.address for i in track.instances],
+                   "labels": {"job": job, "track": "canary" if name == "candidate" else name,
+                              "version": track.release.version, "environment": self.environment}}
+                  for name, track in state.tracks.items() if track.instances]
+        write_atomic(self.state_dir / "prometheus" / "targets.json", json.dumps(groups, indent=2) + "\n")
+
+    def _route(self, state: State, generation: int) -> int:
+        servers = upstream_weights({name: (t.weight, [(i.address, t.release.version) for i in t.instances])
+                                    for name, t in state.tracks.items()})
+        generation += 1
+        self.router.apply(servers, generation)
+        self._save(state, generation)
+        return generation
+
+    # ----------------------------------------------------------------- verbs
+    def prepare(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        state, generation = self._load()
+        if state.tracks and not self.router.running():
+            # the host rebooted or nginx was stopped: bring the router back with the last known split
+            self._route(state, generation)
+
+    def current(self) -> State:
+        return self._load()[0]
+
+    def url(self) -> str:
+        return self.router.url
+
+    def direct_url(self, track: str) -> str:
+        instances = self._load()[0].tracks[track].instances
+        return f"http://{instances[0].address}"
+
+    def launch(self, release: Release, track: str, count: int) -> Track:
+        state, generation = self._load()
+        existing = state.tracks.get(track)
+        if existing and existing.release.version != release.version:
+            raise BayatError(f"track {track} already runs {existing.release.version}; abort or promote it first")
+        self._ensure_image(release)
+        current = existing or Track(track, release)
+        if count > 1:  # containers start in parallel: a rollback that restarts an old version is that much faster
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(count, 8)) as pool:
+                current.instances += list(pool.map(lambda _: self._start(release, track), range(count)))
+        else:
+            current.instances += [self._start(release, track) for _ in range(count)]
+        state.tracks[track] = current
+        self._save(state, generation)
+        return current
+
+    def health(self, track: str, timeout: float) -> Health:
+        import requests
+
+        state, _ = self._load()
+        deadline = time.monotonic() + timeout
+        pending = list(state.tracks[track].instances)
+        while pending:
+            instance = pending[0]
+            container = self.docker.containers.get(instance.id)
+            if container.status in ("exited", "dead"):
+                tail = container.logs(tail=15).decode(errors="replace").strip()
+                return Health(False, f"{instance.id[:12]} ({instance.version}) exited with "
+                                     f"{container.attrs['State'].get('ExitCode')}: {tail}")
+            try:
+                answer = requests.get(f"http://{instance.address}{self.spec.health_path}", timeout=2)
+                if answer.status_code == 200:
+                    pending.pop(0)
+                    continue
+                detail = f"{self.spec.health_path} answered {answer.status_code}"
+            except requests.RequestException as exc:
+                detail = f"{self.spec.health_path} unreachable: {type(exc).__name__}"
+            if time.monotonic() > deadline:
+                return Health(False, f"{instance.id[:12]} ({instance.version}) not healthy after {timeout:g}s: "
+                                     f"{detail}")
+            time.sleep(0.2)
+            container.reload()
+        return Health(True, f"{len(state.tracks[track].instances)} instance(s) healthy")
+
+    def shift(self, weights: dict[str, int]) -> None:
+        if sum(weights.values()) != 100:
+            raise BayatError(f"traffic weights must add up to 100, got {weights}")
+        state, generation = self._load()
+        for name, track in state.tracks.items():
+            track.weight = weights.get(name, 0)
+        self._route(state, generation)
+
+    def promote(self, track: str, *, keep_warm_for: float = 0.0) -> None:
+        state, generation = self._load()
+        promoted = state.tracks.pop(track)
+        old = state.tracks.pop("stable", None)
+        previous_warm = state.tracks.pop("warm", None)
+        promoted.name, promoted.weight = "stable", 100
+        state.tracks["stable"] = promoted
+        retire = [previous_warm] if previous_warm else []
+        if old and keep_warm_for > 0:
+            old.name, old.weight = "warm", 0
+            old.retire_after = (datetime.now(timezone.utc) + timedelta(seconds=keep_warm_for)).isoformat()
+            state.tracks["warm"] = old
+        elif old:
+            retire.append(old)
+        self._route(state, generation)
+        self._stop_after_drain([i for t in retire for i in t.instances])
+
+    def retire(self, track: str, count: int | None = None) -> None:
+        state, generation = self._load()
+        current = state.tracks.get(track)
+        if current is None:
+            return
+        if current.weight > 0 and (count is None or count >= len(current.instances)):
+            raise BayatError(f"track {track} still receives {current.weight}% of traffic; shift it away first")
+        count = len(current.instances) if count is None else min(count, len(current.instances))
+        leaving, current.instances = current.instances[:count], current.instances[count:]
+        if not current.instances:
+            del state.tracks[track]
+        if any(t.weight for t in state.tracks.values()):
+            try:
+                self._route(state, generation)  # the leaving instances stop receiving traffic first
+            except RouterError:
+                if current.weight > 0:
+                    raise  # they may still receive traffic: stopping them now would drop requests
+                self._save(state, generation)  # the live configuration never routed to them
+        else:
+            self._save(state, generation)
+        self._stop_after_drain(leaving)
+
+    def decommission_due(self, now: datetime | None = None) -> bool:
+        """Retire the warm track once its keep-warm time has passed; True when something was retired."""
+        warm = self.current().tracks.get("warm")
+        if warm and warm.retire_after and datetime.fromisoformat(warm.retire_after) <= (
+                now or datetime.now(timezone.utc)):
+            self.retire("warm")
+            return True
+        return False
+
+    def remove(self) -> None:
+        state, generation = self._load()
+        self.router.stop()
+        self._stop_after_drain([i for track in state.tracks.values() for i in track.instances])
+        self._save(State(self.environment), generation)
+
+    def logs(self, track: str, lines: int = 200) -> str:
+        track_state = self.current().tracks.get(track)
+        if not track_state:
+            return ""
+        return "\n".join(self.docker.containers.get(i.id).logs(tail=lines).decode(errors="replace")
+                         for i in track_state.instances)
+
+    # ----------------------------------------------------------------- containers
+    def _ensure_image(self, release: Release) -> None:
+        import docker
+
+        try:
+            self.docker.images.get(release.pinned)
+            return
+        except docker.errors.ImageNotFound:
+            pass
+        except docker.errors.APIError:
+            pass
+        try:
+            repository, tag = release.pinned.rsplit("@", 1) if "@" in release.pinned else release.image.rsplit(":", 1)
+            self.docker.images.pull(repository, tag=tag, auth_config=self._registry_auth(release.image))
+        except docker.errors.NotFound:
+            raise BadInput(f"version {release.version} was never published: {release.image} is not in the "
+                           "registry") from None
+        except docker.errors.APIError as exc:
+            raise BayatError(f"cannot pull {release.pinned}: {exc.explanation or exc}") from None
+
+    def _registry_auth(self, image: str) -> dict | None:
+        from bayat_deploy.secrets import resolve
+
+        for name, registry in self.session.policy.registries.items():
+            if image.startswith(registry.url.split("://")[-1].rstrip("/") + "/"):
+                what = f"registries.{name}"
+                user = resolve(registry.username, self.session.context, what=what)
+                password = resolve(registry.password, self.session.context, what=what)
+                return {"username": user, "password": password} if user and password else None
+        return None
+
+    def _start(self, release: Release, track: str) -> Instance:
+        import docker
+
+        resources = self.env.resources
+        labels = {f"{LABEL}.project": self.session.policy.project, f"{LABEL}.environment": self.environment,
+                  f"{LABEL}.version": release.version, f"{LABEL}.managed-by": "bayat-deploy"}
+        env = {**self.spec.env, **release.env, "APP_VERSION": release.version,
+               "APP_ENVIRONMENT": self.environment}
+        name = f"bayat-{self.session.policy.project}-{self.environment}-{uuid.uuid4().hex[:10]}"
+        try:
+            container = self.docker.containers.run(
+                release.pinned, detach=True, name=name, labels=labels, environment=env,
+                # instances are reachable only from this host: nginx is the one way in
+                ports={f"{self.spec.container_port}/tcp": ("127.0.0.1", None)},
+                read_only=True, tmpfs={"/tmp": "rw,size=64m"}, security_opt=["no-new-privileges"],
+                cap_drop=["ALL"], mem_limit=_bytes(str(resources.memory_limit)),
+                nano_cpus=int(_cpus(str(resources.cpu_limit)) * 1e9), restart_policy={"Name": "no"},
+                log_config={"type": "json-file", "config": {"max-size": "10m", "max-file": "3"}})
+        except docker.errors.APIError as exc:
+            raise BayatError(f"cannot start {release.pinned}: {exc.explanation or exc}") from None
+        deadline = time.monotonic() + 10
+        while True:
+            container.reload()
+            binding = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{self.spec.container_port}/tcp")
+            if binding:
+                return Instance(container.id, f"127.0.0.1:{binding[0]['HostPort']}", release.version)
+            if container.status in ("exited", "dead") or time.monotonic() > deadline:
+                # no port: the health check reports the exit code and the container's last log lines
+                return Instance(container.id, "127.0.0.1:0", release.version)
+            time.sleep(0.05)
+
+    def _stop_after_drain(self, instances: list[Instance]) -> None:
+        import docker
+
+        if not instances:
+            return
+        self.router.wait_for_old_workers()
+        for instance in instances:
+            try:
+                container = self.docker.containers.get(instance.id)
+                container.stop(timeout=15)
+                container.remove()
+            except docker.errors.NotFound:
+                continue
+
+
+def _bytes(quantity: str) -> int:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return int(float(quantity[: -len(suffix)]) * factor)
+    return int(float(quantity))
+
+
+def _cpus(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+

@@ -1,0 +1,158 @@
+"""One nginx per environment on a Docker host: the router that splits traffic between tracks.
+
+nginx runs unprivileged in the sense that matters here: everything it writes (config, pid, logs,
+temp files) lives under the environment's state directory, it listens on a loopback (or given)
+address and a non-privileged port, and it is driven only with `nginx -p <prefix> -c <conf>`.
+A new configuration is checked with `nginx -t` before it replaces the old one; `nginx -s reload`
+swaps workers gracefully (old workers finish their requests), and the generation marker tells us
+when the new configuration answers.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bayat_deploy.errors import BayatError
+from bayat_deploy.tools import run
+
+
+class RouterError(BayatError):
+    """Raised when nginx rejects a configuration or does not (re)start; the old configuration stays live."""
+
+
+@dataclass(frozen=True)
+class Server:
+    address: str
+    track: str
+    version: str
+    weight: int
+
+
+def upstream_weights(tracks: dict[str, tuple[int, list[tuple[str, str]]]]) -> list[Server]:
+    """Spread each track's per-cent over its instances as integer nginx weights.
+
+    `tracks` maps track -> (per-cent, [(address, version), ...]). With 95% on 3 stable instances and
+    5% on 1 canary, every stable server gets 95 and the canary 15... scaled so the ratio is exact.
+    """
+    live = {name: (pct, inst) for name, (pct, inst) in tracks.items() if pct > 0 and inst}
+    if not live:
+        raise RouterError("no instance would receive traffic")
+    scale = math.lcm(*(len(inst) for _, inst in live.values()))
+    servers = []
+    for name, (pct, instances) in live.items():
+        each = pct * scale // len(instances)
+        servers += [Server(address, name, version, each) for address, version in instances]
+    common = math.gcd(*(s.weight for s in servers))
+    return [Server(s.address, s.track, s.version, s.weight // common) for s in servers]
+
+
+class Router:
+    def __init__(self, prefix: Path, *, project: str, environment: str, listen: str, port: int):
+        self.prefix, self.project, self.environment = prefix, project, environment
+        self.listen, self.port = listen, port
+        self.conf = prefix / "nginx.conf"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.listen}:{self.port}"
+
+    def _nginx(self, *args: str, conf: Path | None = None):
+        return run(["nginx", "-p", str(self.prefix), "-c", str(conf or self.conf), "-e",
+                    str(self.prefix / "logs" / "error.log"), *args], timeout=30)
+
+    def master_pid(self) -> int | None:
+        try:
+            pid = int((self.prefix / "nginx.pid").read_text().strip())
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError):
+            return None
+
+    def running(self) -> bool:
+        return self.master_pid() is not None
+
+    def apply(self, servers: list[Server], generation: int) -> None:
+        """Check and activate a configuration; on any failure the previous one keeps serving."""
+        from bayat_deploy.generate.jinja import render
+
+        for folder in ("logs", "temp"):
+            (self.prefix / folder).mkdir(parents=True, exist_ok=True)
+        text = render("deploy/nginx.conf.j2", project=self.project, environment=self.environment,
+                      generation=generation, servers=servers, prefix=self.prefix, listen=self.listen,
+                      port=self.port)
+        candidate = self.prefix / f"nginx.conf.{generation}.new"
+        candidate.write_text(text)
+        checked = self._nginx("-t", conf=candidate)
+        if checked.returncode != 0:
+            candidate.unlink(missing_ok=True)
+            raise RouterError(f"nginx -t rejected the new configuration; traffic is unchanged:\n"
+                              f"{checked.stderr.strip()}")
+        previous = self.conf.read_text() if self.conf.exists() else None
+        os.replace(candidate, self.conf)
+        signal = self._nginx("-s", "reload") if self.running() else self._nginx()
+        if signal.returncode != 0:
+            if previous is not None:
+                self.conf.write_text(previous)
+            raise RouterError(f"nginx did not {'reload' if self.running() else 'start'}; traffic is unchanged:\n"
+                              f"{signal.stderr.strip()}")
+        self.wait_for_generation(generation)
+
+    def wait_for_generation(self, generation: int, timeout: float = 15.0) -> None:
+        import requests
+
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            try:
+                last = requests.get(f"{self.url}/.well-known/bayat-router", timeout=1).text.strip()
+                if last == f"generation {generation}":
+                    return
+            except requests.RequestException as exc:
+                last = str(exc)
+            time.sleep(0.02)
+        raise RouterError(f"nginx on {self.url} did not take generation {generation} within {timeout:g}s "
+                          f"(last answer: {last})")
+
+    def wait_for_old_workers(self, timeout: float = 30.0) -> bool:
+        """After a reload, old workers finish in-flight requests and exit; wait for that before
+        stopping the instances they were talking to. False if they are still there at the deadline."""
+        master = self.master_pid()
+        if master is None:
+            return True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not any("shutting down" in _cmdline(pid) for pid in _children(master)):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        if self.running():
+            self._nginx("-s", "quit")
+            deadline = time.monotonic() + 10
+            while self.running() and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""

@@ -1,0 +1,65 @@
+"""`bayat-deploy deploy --env ENV --version V`: roll a published version out with the environment's strategy."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_environment(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", "--environment", dest="environment", required=True, metavar="ENV",
+                        help="environment to act on (as named in the policy)")
+
+
+def parse_pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    from bayat_deploy.errors import BadInput
+
+    pairs = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BadInput(f"{flag} takes KEY=VALUE, got {item!r}")
+        pairs[key] = value
+    return pairs
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_environment(parser)
+    parser.add_argument("--version", required=True, help="SemVer version to deploy (must have been published)")
+    parser.add_argument("--image", help="deploy this image reference instead of the published one (development)")
+    parser.add_argument("--set-env", action="append", metavar="KEY=VALUE",
+                        help="extra environment variable for the new instances (recorded with the release)")
+    parser.add_argument("--lock-timeout", type=float, default=600.0, metavar="SECONDS",
+                        help="how long to wait for another deployment to the same environment (default 600)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bayat_deploy.deploy.engine import Deployment
+    from bayat_deploy.deploy.release import resolve_release
+    from bayat_deploy.deploy.rollback import require_version
+    from bayat_deploy.session import open_session
+    from bayat_deploy.stages.run import StageRun
+
+    session = open_session(args)
+    version = require_version(args.version)
+    deployment = Deployment(session, args.environment)
+    release = resolve_release(session, args.environment, version, image=args.image,
+                              env=parse_pairs(args.set_env, "--set-env"))
+    stage = StageRun(session, "deploy", environment=args.environment, version=version,
+                     inputs={"image": release.image, "strategy": deployment.env.strategy.type})
+    entry, outcome = deployment.deploy(release, lock_timeout=args.lock_timeout)
+    stage.details.update(record=entry.__dict__, steps=[s.__dict__ for s in outcome.steps])
+    stage.summary.update(outcome=entry.outcome, previous_version=entry.previous_version,
+                         duration_seconds=entry.duration_seconds)
+    stage.artifact(type="docker-image", name=session.policy.project, reference=release.image, digest=release.digest)
+    stage.output("version", version)
+    stage.output("url", str(deployment.env.url or deployment.target.url()))
+    stage.output("outcome", entry.outcome)
+    rows = "\n".join(f"| {s.name} | {'ok' if s.ok else 'FAILED'} | {s.detail} | {s.seconds:.2f}s |"
+                     for s in outcome.steps)
+    markdown = f"| step | result | detail | time |\n|---|---|---|---|\n{rows}"
+    passed = entry.outcome in ("succeeded", "paused")
+    headline = (f"{version} {entry.outcome} in {args.environment} ({entry.strategy}); " +
+                (entry.reason if not passed or entry.outcome == "paused" else
+                 f"previous: {entry.previous_version or 'none'}"))
+    return stage.finish(passed, headline, markdown)
