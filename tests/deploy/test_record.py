@@ -51,7 +51,7 @@ def test_a_second_deployment_waits_then_fails_naming_the_holder(tmp_path):
     with pytest.raises(DeploymentLocked, match="alice deploying 2.0.0, pid"):
         with Record(tmp_path).lock("bob deploying 2.0.1", timeout=0.5):
             pass
-    assert 0.4 < time.monotonic() - started < 2
+    assert time.monotonic() - started >= 0.4  # it waited for the lock before giving up
     with Record(tmp_path).lock("bob deploying 2.0.1", timeout=10):  # waits for alice, then gets it
         assert not holder.is_alive()
     holder.join()

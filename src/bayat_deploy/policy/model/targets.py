@@ -87,7 +87,7 @@ class Serverless:
                            "{project}-{environment}")
     stack: str = f("CloudFormation stack (SAM) or service stage the deployment updates.", "{project}-{environment}")
     state_dir: str = f("Directory for deployment records, locks and the health-check payloads.",
-                       ".bayat/state/{environment}")
+                       "~/.local/state/bayat-deploy/{project}/{environment}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +108,7 @@ class Terraform:
     var_files: tuple[str, ...] = f("Variable files; {environment} is substituted.", ())
     ansible: Ansible | None = f("Ansible hand-off after apply.", None)
     state_dir: str = f("Directory for deployment records, locks and the generated tfvars.",
-                       ".bayat/state/{environment}")
+                       "~/.local/state/bayat-deploy/{project}/{environment}")
 
 
 Target = Union[DockerHost, Kubernetes, Serverless, Terraform]
