@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.support.deploy_fixtures", "tests.support.trivydb"]
 BIN = Path(sys.executable).parent
 
 

@@ -25,12 +25,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify-signature": ("bayat_deploy.stages.signature", "verify a published image's signature"),
     "retention": ("bayat_deploy.stages.retention", "apply the retention policy to the registry"),
     "release-notes": ("bayat_deploy.stages.release_notes", "write release notes with the standard's ten sections"),
+    "approvals": ("bayat_deploy.stages.approvals", "record who approved a deployment (GitHub/GitLab API, or an "
+                                                   "attestation)"),
+    "window": ("bayat_deploy.stages.window", "maintenance windows: check (exit 0 inside, 1 outside; --emergency) "
+                                             "and next"),
+    "gate": ("bayat_deploy.stages.gate", "the required-checks gate: every check, pass/fail, why, from which "
+                                         "evidence"),
     "deploy": ("bayat_deploy.stages.deploy", "roll a published version out to an environment with its strategy"),
     "verify": ("bayat_deploy.stages.verify", "smoke-test a deployment; roll back automatically when it fails"),
+    "analyze": ("bayat_deploy.stages.analyze", "canary analysis now: baseline vs canary from real metrics "
+                                               "(thresholds and Mann-Whitney U)"),
+    "monitor": ("bayat_deploy.stages.monitor", "watch metrics before vs after a deploy; alert on regressions, roll "
+                                               "back on a breached trigger"),
+    "notify": ("bayat_deploy.stages.notify", "send a deployment or maintenance notification to the policy's routes"),
     "promote": ("bayat_deploy.stages.promote", "finish a paused canary or blue/green deployment"),
     "abort": ("bayat_deploy.stages.promote", "stop a paused canary or blue/green deployment, back to the previous"),
     "rollback": ("bayat_deploy.stages.rollback", "return an environment to its last good release (or --drill)"),
     "history": ("bayat_deploy.stages.history", "list every deployment attempt of an environment"),
+    "evidence": ("bayat_deploy.stages.bundle", "evidence bundle: the compliance record of a deployment"),
 }
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.support.trivydb import trivy_cache  # noqa: F401  (a fixture)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO_ROOT / "examples" / "hello-api"

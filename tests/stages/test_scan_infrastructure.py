@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from tests.stages.test_scan import blocking, evidence, make_repo, scan
-from tests.support.trivydb import trivy_cache  # noqa: F401  (a fixture)
 
 CHART = {
     "chart/Chart.yaml": "apiVersion: v2\nname: demo\nversion: 0.1.0\n",

@@ -166,9 +166,9 @@ class Analysis:
     on_no_data: Literal["fail", "pause", "pass"] = f("Outcome when a metric has no or too little data.", "fail")
     max_inconclusive: int = f("Inconclusive intervals tolerated before the step fails.", 2, minimum=0)
     window: Duration | None = f(
-        "Each sample's rate window ({interval} in the queries); samples are back-to-back windows, so `interval` "
-        "must hold `min_samples` of them; at least twice the scrape interval (default: interval / min_samples).",
-        None)
+        "Rate window of each sample ({interval} in the queries): twice the scrape interval is best, as samples "
+        "are taken every half window; `interval` must give `min_samples` of them (default: the longest window "
+        "that does).", None)
     error_rate_tolerance: Percent = f(
         "Percentage points the canary's error rate may exceed the baseline's before a significant difference "
         "fails it.", Percent(1))
@@ -178,6 +178,10 @@ class Analysis:
     latency_min_change: Duration = f(
         "Latency differences smaller than this never fail the comparison (below the histogram's resolution).",
         Duration(0.005))
+    traffic_filter: str = f(
+        "PromQL label matchers added to {selector}: requests that are not user traffic (scrapes, health probes) "
+        "would dilute the error rate and make an idle canary look busy and healthy. Empty: count every request.",
+        'path!~"/metrics|/health"')
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,8 +23,9 @@ class MetricsProvider:
     job: str = f("Value of the `job` label the service is scraped under; {environment} is substituted.",
                  "{project}-{environment}")
     error_rate: str = f(
-        "PromQL for the error ratio of one track; {selector} and {interval} are filled in. `or vector(0)`: "
-        "a service that never failed has no 5xx series, which means no errors, not no data.",
+        "PromQL for the error ratio of one track (a Python format string: literal braces doubled); {selector} "
+        "and {interval} are filled in. `or vector(0)`: a service that never failed has no 5xx series, which "
+        "means no errors, not no data.",
         '(sum(rate(http_requests_total{{{selector},status=~"5.."}}[{interval}])) or vector(0))'
         ' / sum(rate(http_requests_total{{{selector}}}[{interval}]))')
     latency: str = f(

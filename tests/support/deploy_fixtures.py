@@ -1,4 +1,5 @@
-"""Deploy fixtures: the example image, and a scratch repository whose environments run on this host."""
+"""Deploy fixtures (a pytest plugin, see tests/conftest.py): the example image, and a scratch repository
+whose environments run on this host."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Gates and watch: required checks, maintenance windows, canary analysis, monitoring and notifications."""
