@@ -6,8 +6,6 @@ fail a single request, and a broken release must end with the previous version s
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 import pytest
@@ -106,7 +104,8 @@ def test_a_failing_smoke_test_on_green_never_reaches_users(deploy_repo):
 
 
 def test_verification_failure_rolls_back_automatically(deploy_repo):
-    deploy_repo.policy({"staging": {"strategy": {"type": "blue-green", "decommission_after": "5m"}}})
+    deploy_repo.policy({"staging": {"resources": {"replicas": 1},
+                                    "strategy": {"type": "blue-green", "decommission_after": "5m"}}})
     assert deploy_repo.deploy("staging", "1.0.0").code == 0
     assert deploy_repo.deploy("staging", "2.0.0", "--set-env", "FAIL_AFTER_REQUESTS=12").code == 0
     for _ in range(20):  # users arrive; the release starts failing
@@ -217,3 +216,24 @@ def test_a_first_release_is_rolled_back_by_removing_it(deploy_repo):
     with pytest.raises(requests.ConnectionError):
         requests.get(deploy_repo.url("development") + "/health", timeout=2)
     assert deploy_repo.history("development")[-1]["reason"] == "bad first release; deployment removed"
+
+
+def test_the_pipelines_rollback_after_a_restored_failure_has_nothing_to_undo(deploy_repo):
+    deploy_repo.policy({"staging": {"strategy": {"type": "blue-green"}}})
+    assert deploy_repo.deploy("staging", "1.0.0").code == 0
+    assert deploy_repo.deploy("staging", "2.0.0", "--set-env", "FAIL_RATE=1").code == 1  # caught before traffic
+    rolled = deploy_repo.run("rollback", "--env", "staging", "--reason", "deploy job failed")
+    assert rolled.code == 0 and "already serves 1.0.0" in rolled.stdout, rolled.stdout + rolled.stderr
+    assert serving(deploy_repo.url("staging")) == "1.0.0"
+    assert deploy_repo.history("staging")[-1]["reason"] == "deploy job failed; nothing to undo"
+
+
+def test_a_single_instance_rolling_update_that_fails_its_final_check_keeps_the_old_version(deploy_repo):
+    deploy_repo.policy({"development": {"resources": {"replicas": 1}, "strategy": {"type": "rolling"}}})
+    assert deploy_repo.deploy("development", "1.0.0").code == 0
+    # healthy, but its home page fails: only the routed smoke test after the switch sees it
+    broken = deploy_repo.deploy("development", "2.0.0", "--set-env", "FAIL_AFTER_REQUESTS=0")
+    assert broken.code == 1 and "routed smoke tests" in broken.stdout, broken.stdout
+    assert serving(deploy_repo.url("development")) == "1.0.0"
+    assert list(deploy_repo.state_of("development")["tracks"]) == ["stable"]
+    assert deploy_repo.history("development")[-1]["outcome"] == "rolled-back"

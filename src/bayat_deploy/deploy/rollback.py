@@ -52,6 +52,8 @@ def _rollback(deployment, to, reason, automatic, decided, started) -> RollbackRe
     target.prepare()
     state = target.current()
     serving = state.serving()
+    if to is None and serving and _already_restored(deployment, serving):
+        return _nothing_to_undo(deployment, serving, reason, automatic, started)
     if to is None:
         good = deployment.record.last_successful(before_version=serving)
         if good is None:
@@ -77,20 +79,35 @@ def _rollback(deployment, to, reason, automatic, decided, started) -> RollbackRe
         how = "moved all traffic back to the stable version"
     else:
         release = _release_of(deployment, to)
-        if "candidate" in tracks:  # a half-done rollout: its traffic goes back to stable before anything else
-            failed_version = tracks["candidate"].release.version
-            if "stable" in tracks:
-                target.shift({"stable": 100})
-            target.retire("candidate")
         replicas = deployment.env.resources.replicas
-        target.launch(release, "candidate", replicas)
-        health = target.health("candidate", deployment.env.strategy.health_timeout.seconds)
-        if not health.ok:
+        timeout = deployment.env.strategy.health_timeout.seconds
+        candidate = tracks.get("candidate")
+        if candidate is not None:
+            failed_version = candidate.release.version
+        if candidate is not None and candidate.weight > 0 and "stable" not in tracks:
+            # the failed version holds all the traffic (a rolling update replaced every instance): start the
+            # good one beside it as stable, switch, then stop the failed one
+            target.launch(release, "stable", replicas)
+            health = target.health("stable", timeout)
+            if not health.ok:
+                target.retire("stable")
+                raise BayatError(f"rollback to {to} failed: the old version does not start: {health.detail}")
+            target.shift({"stable": 100})
+            seconds = time.monotonic() - decided
             target.retire("candidate")
-            raise BayatError(f"rollback to {to} failed: the old version does not start: {health.detail}")
-        target.shift({"candidate": 100})
-        seconds = time.monotonic() - decided
-        target.promote("candidate")
+        else:
+            if candidate is not None:  # a half-done rollout: its traffic goes back to stable first
+                if "stable" in tracks:
+                    target.shift({"stable": 100})
+                target.retire("candidate")
+            target.launch(release, "candidate", replicas)
+            health = target.health("candidate", timeout)
+            if not health.ok:
+                target.retire("candidate")
+                raise BayatError(f"rollback to {to} failed: the old version does not start: {health.detail}")
+            target.shift({"candidate": 100})
+            seconds = time.monotonic() - decided
+            target.promote("candidate")
         how = f"started {to} again from {release.pinned} and switched to it"
     say(f"100% of traffic on {to} after {seconds:.2f}s ({how})")
     if deployment.env.rollback.restore_database:
@@ -116,6 +133,30 @@ def _rollback(deployment, to, reason, automatic, decided, started) -> RollbackRe
     if not verdict.passed:
         raise BayatError(f"rolled back to {to}, but it does not verify: {verdict.reason}")
     return RollbackResult(entry, seconds, note)
+
+
+def _already_restored(deployment, serving: str) -> bool:
+    """The last attempt failed and its strategy already put the previous version back: the version
+    serving now is the good one (a pipeline's rollback job after a failed deployment lands here)."""
+    state = deployment.target.current()
+    attempts = [e for e in deployment.record.entries() if e.action in ("deploy", "promote", "rollback")]
+    return (bool(attempts) and attempts[-1].action != "rollback"
+            and attempts[-1].outcome in ("failed", "rolled-back") and attempts[-1].version != serving
+            and "candidate" not in state.tracks)
+
+
+def _nothing_to_undo(deployment, serving: str, reason: str, automatic: bool, started: float) -> RollbackResult:
+    deployment.say(f"{deployment.environment} already serves {serving}, the last good release: the failed "
+                   "attempt was undone by its strategy; verifying it")
+    verdict, _ = deployment.smoke(deployment.target.url(), serving)
+    entry = deployment.entry("rollback", serving, "succeeded" if verdict.passed else "failed", started,
+                             previous_version=serving, reason=f"{reason}; nothing to undo",
+                             details={"how": "already serving the last good release", "seconds_to_traffic": 0.0,
+                                      "automatic": automatic, "verification": verdict.reason})
+    deployment.record.append(entry)
+    if not verdict.passed:
+        raise BayatError(f"{serving} serves but does not verify: {verdict.reason}")
+    return RollbackResult(entry, 0.0, None)
 
 
 def write_incident(deployment, entry: Entry, failed_version: str, seconds: float) -> Path:

@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     stage.version = result.entry.version
     stage.summary.update(seconds_to_traffic=round(result.seconds_to_traffic, 3), to=result.entry.version,
                          previous=result.entry.previous_version)
-    stage.artifact(type="incident-note", name="incident", path=str(result.incident))
+    if result.incident:
+        stage.artifact(type="incident-note", name="incident", path=str(result.incident))
     stage.output("version", result.entry.version)
     return stage.finish(True, f"{args.environment} back on {result.entry.version} "
                               f"({result.seconds_to_traffic:.2f}s to full traffic)")

@@ -66,6 +66,7 @@ class Strategy:
         self.config = environment.strategy
         self.steps: list[Step] = []
         self.switched = False
+        self.previous = None  # the release to bring back if a rollout replaced every old instance (rolling)
 
     @property
     def replicas(self) -> int:
@@ -114,6 +115,10 @@ class Strategy:
 
         state = self.target.current()
         stable = state.tracks.get("stable")
+        if stable is None and self.previous is not None:  # every old instance was replaced already
+            self.target.launch(self.previous, "stable", self.replicas)
+            self.target.health("stable", self.config.health_timeout.seconds)
+            stable = self.target.current().tracks.get("stable")
         if stable is not None:
             missing = self.replicas - len(stable.instances)
             if missing > 0:

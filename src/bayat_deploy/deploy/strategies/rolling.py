@@ -20,8 +20,10 @@ class RollingStrategy(Strategy):
     def rollout(self) -> tuple[str, str]:
         batch = self.batch_size()
         stable = self.target.current().tracks.get("stable")
+        self.previous = stable.release if stable else None
         old = len(stable.instances) if stable else 0
         new = 0
+        verified = False
         while new < self.replicas:
             count = min(batch, self.replicas - new)
             self.step(f"start batch of {count} ({self.release.version})",
@@ -35,9 +37,14 @@ class RollingStrategy(Strategy):
                       lambda: self.target.shift({"candidate": share, "stable": 100 - share}
                                                 if remaining_old else {"candidate": 100}))
             self.switched = True
+            if remaining_old == 0 and not verified:
+                # the last old instances stop only after users' path through the router is verified
+                self.step("routed smoke tests", self.hooks.check_routed)
+                verified = True
             if leaving:
                 self.step(f"stop {leaving} old instance(s)", lambda: self.target.retire("stable", leaving))
                 old = remaining_old
-        self.step("routed smoke tests", self.hooks.check_routed)
+        if not verified:
+            self.step("routed smoke tests", self.hooks.check_routed)
         self.step("promote", lambda: self.target.promote("candidate"))
         return "succeeded", f"{self.replicas} instance(s) replaced in batches of {batch}"
