@@ -64,3 +64,19 @@ def test_local_context_reads_git(git_repo):
     sha = git_repo.commit("feat: first")
     context = RunContext.from_environment({"USER": "carol"}, cwd=git_repo.root)
     assert (context.platform, context.sha, context.branch, context.actor) == ("local", sha, "main", "carol")
+
+
+def test_pushes_authenticate_with_the_jobs_token_for_that_command_only(tmp_path):
+    import base64
+
+    context, platform = github(tmp_path)
+    assert platform.git_credentials() == []  # no token in the environment: git's own credentials apply
+    with_token = RunContext.from_environment({**context.env, "GITHUB_TOKEN": "ghs_abc"})
+    options = for_context(with_token, tmp_path).git_credentials()
+    assert options[0] == "-c" and options[1].startswith("http.https://github.com/.extraheader=AUTHORIZATION: basic ")
+    assert base64.b64decode(options[1].rsplit(" ", 1)[1]) == b"x-access-token:ghs_abc"
+    gitlab = RunContext.from_environment({"GITLAB_CI": "true", "CI_SERVER_URL": "https://gitlab.example.com",
+                                          "BAYAT_GIT_TOKEN": "glpat-1", "CI_PROJECT_DIR": str(tmp_path)})
+    option = for_context(gitlab, tmp_path).git_credentials()[1]
+    assert option.startswith("http.https://gitlab.example.com/.extraheader=")
+    assert base64.b64decode(option.rsplit(" ", 1)[1]) == b"oauth2:glpat-1"

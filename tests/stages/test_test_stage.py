@@ -83,8 +83,10 @@ def test_a_failing_test_fails_the_stage_and_is_named(bayat, example):
 
 def test_a_command_that_writes_no_report_fails(bayat, example):
     policy = example / ".bayat" / "deploy.yml"
-    policy.write_text(policy.read_text().replace("run: python -m pytest -q --junitxml=reports/junit-unit.xml",
-                                                 "run: python -m pytest -q -k health"))
+    text = policy.read_text()
+    assert "python3 -m pytest -q --junitxml=reports/junit-unit.xml" in text, "the example's test command changed"
+    policy.write_text(text.replace("python3 -m pytest -q --junitxml=reports/junit-unit.xml",
+                                   "python3 -m pytest -q -k health"))
     result = bayat("test", cwd=example, env=VENV_PATH)
     assert result.code == 1
     assert "no JUnit report at reports/junit-unit.xml" in result.stdout

@@ -126,7 +126,20 @@ def test_tag_refuses_an_existing_tag(bayat, released):
     released.checkout("main")
     result = bayat("version", "tag", cwd=released.root, env=LOCAL_ENV)
     assert result.code == 2
-    assert "tag v1.4.0 already exists (on commit" in result.stderr and "Nothing was tagged" in result.stderr
+    assert "tag v1.4.0 already exists on commit" in result.stderr and "Nothing was tagged" in result.stderr
+
+
+def test_tagging_again_on_the_same_commit_is_a_no_op(bayat, released, tmp_path):
+    # A re-run of a pipeline tags the commit it already tagged: that is not an error.
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    released.git("remote", "add", "origin", str(bare))
+    first = bayat("version", "tag", "--push", cwd=released.root, env=LOCAL_ENV)
+    again = bayat("version", "tag", "--push", cwd=released.root, env=LOCAL_ENV)
+    assert first.code == again.code == 0, again.stderr
+    assert again.stdout.startswith("v1.4.0") and "already on HEAD" in again.stderr
+    assert subprocess.run(["git", "tag"], cwd=bare, capture_output=True, text=True).stdout.split() == [
+        "v1.4.0"]  # only the release tag was pushed
 
 
 def test_tag_refuses_a_dirty_work_tree(bayat, released):

@@ -10,6 +10,8 @@ from pathlib import Path
 from bayat_deploy import cli as base
 from bayat_deploy.errors import EXIT_FAILED
 
+DESCRIPTION = ("Render the deployment pipeline (GitHub Actions workflows, .gitlab-ci.yml) from .bayat/deploy.yml; "
+               "`generate-pipeline init` writes a starting policy.")
 COMMANDS = {
     "init": ("bayat_deploy.generate.cli", "write a minimal, commented .bayat/deploy.yml for this repository"),
 }
@@ -31,14 +33,47 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    print("generate-pipeline: rendering GitHub Actions and GitLab CI pipelines is not available in this "
-          "version yet; only `generate-pipeline init` is. Nothing was written.", file=sys.stderr)
-    return EXIT_FAILED
+    from bayat_deploy.generate.render import drift, render_files, write
+    from bayat_deploy.policy.loader import load_policy
+
+    loaded = load_policy(args.policy or args.dir / ".bayat" / "deploy.yml")
+    for warning in loaded.warnings:
+        print(warning.format(), file=sys.stderr)
+    platforms = ("github", "gitlab") if args.platform == "all" else (args.platform,)
+    files: dict[str, str] = {}
+    for platform in platforms:
+        files.update(render_files(loaded, platform, action_ref=args.action_ref))
+    root = loaded.root if args.policy else args.dir
+    if args.check:
+        problems = drift(root, files)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            print(f"{len(problems)} pipeline file(s) differ from {loaded.path}; run `generate-pipeline` and commit "
+                  "the result", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"{len(files)} pipeline file(s) match {loaded.path}")
+        return 0
+    for path in write(root, files):
+        print(f"wrote {path}")
+    return 0
+
+
+def _add_render_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--platform", choices=("github", "gitlab", "all"), default="github",
+                        help="which CI system's pipeline to render (default: github)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 when the committed pipeline files differ from the policy")
+    parser.add_argument("--dir", type=Path, default=Path("."), help="repository to render into (default: .)")
+    parser.add_argument("--action-ref", default="v1",
+                        help="version of bayat/deploy-action the pipeline uses (a tag, or a commit SHA to pin)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return base.run("generate-pipeline", "Scaffold the deployment policy and render pipelines from it.",
-                    COMMANDS, argv, default=_render)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = base.build_parser("generate-pipeline", DESCRIPTION, COMMANDS, argv)
+    _add_render_arguments(parser)
+    return base.run_parsed(parser, argv, default=_render)
 
 
 if __name__ == "__main__":

@@ -41,4 +41,15 @@ def environment():
 
 
 def render(template: str, **context: object) -> str:
-    return environment().get_template(template).render(**context)
+    return tidy(environment().get_template(template).render(**context))
+
+
+def tidy(text: str) -> str:
+    """Drop the blank lines optional template blocks leave inside a YAML block (before a line indented by
+    six or more spaces: a step's body), and trailing spaces; blank lines between jobs stay."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    kept = [line for i, line in enumerate(lines)
+            if line or i + 1 >= len(lines) or not lines[i + 1].startswith("      ")]
+    while len(kept) > 1 and kept[-1] == "" and kept[-2] == "":
+        kept.pop()
+    return "\n".join(kept).rstrip("\n") + "\n"

@@ -36,6 +36,11 @@ class Platform:
         where = f"{annotation.file}:{annotation.line or 1}: " if annotation.file else ""
         print(f"{where}{annotation.level}: {annotation.message}", file=sys.stderr)
 
+    def git_credentials(self) -> list[str]:
+        """`git -c` options that authenticate a push with the job's own token (none on a laptop: git's
+        own credentials apply)."""
+        return []
+
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
         """Fold a section of the log."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 import sys
 from contextlib import contextmanager
@@ -27,6 +28,15 @@ class GitHub(Platform):
         if path:
             with Path(path).open("a", encoding="utf-8") as handle:
                 handle.write(text)
+
+    def git_credentials(self) -> list[str]:
+        # actions/checkout runs with persist-credentials: false, so the token is handed to this one push only.
+        token = self.context.get("GITHUB_TOKEN")
+        if not token:
+            return []
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        server = self.context.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+        return ["-c", f"http.{server}/.extraheader=AUTHORIZATION: basic {basic}"]
 
     def set_output(self, name: str, value: str) -> None:
         # The heredoc form is safe for multi-line values; the delimiter is random so a value cannot end it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import sys
 import time
@@ -21,6 +22,15 @@ class GitLab(Platform):
     def __init__(self, context, root: Path):
         super().__init__(context)
         self.root = Path(context.get("CI_PROJECT_DIR") or root)
+
+    def git_credentials(self) -> list[str]:
+        # CI_JOB_TOKEN cannot push; a project or group access token with write_repository can.
+        token = self.context.get("BAYAT_GIT_TOKEN") or self.context.get("GITLAB_TOKEN")
+        if not token:
+            return []
+        basic = base64.b64encode(f"oauth2:{token}".encode()).decode()
+        server = self.context.get("CI_SERVER_URL", "https://gitlab.com").rstrip("/")
+        return ["-c", f"http.{server}/.extraheader=AUTHORIZATION: basic {basic}"]
 
     def set_output(self, name: str, value: str) -> None:
         key = "BAYAT_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()

@@ -55,23 +55,27 @@ def _repo(args) -> Path:
     return Path(args.repo).resolve() if args.repo else Path.cwd()
 
 
-def _print_plan(plan) -> int:
+def _print_plan(session, plan) -> int:
+    """The version alone on stdout (notes on stderr), and as the `version` output of a pipeline step."""
     for note in plan.notes:
         print(f"note: {note}", file=sys.stderr)
     print(plan.version)
+    session.platform.set_output("version", plan.version)
     return 0
 
 
 def next_version(args) -> int:
     from bayat_deploy.versioning import plan_next
 
-    return _print_plan(plan_next(_session(args), _repo(args)))
+    session = _session(args)
+    return _print_plan(session, plan_next(session, _repo(args)))
 
 
 def current_version(args) -> int:
     from bayat_deploy.versioning import plan_current
 
-    return _print_plan(plan_current(_session(args), _repo(args)))
+    session = _session(args)
+    return _print_plan(session, plan_current(session, _repo(args)))
 
 
 def create_tag(args) -> int:
@@ -85,13 +89,15 @@ def create_tag(args) -> int:
         print(f"note: {note}", file=sys.stderr)
     tag = create_release_tag(session, _repo(args), plan, summary=args.summary)
     print(tag.name)
+    if tag.existed:
+        print(f"note: {tag.name} is already on HEAD (a re-run); nothing to tag", file=sys.stderr)
     run = StageRun(session, "version", version=plan.version, inputs={"action": "tag", "push": args.push})
     run.details.update(plan.to_json(), tag=tag.name, tag_commit=tag.commit, pushed=False)
     run.summary.update(version=plan.version, bump=plan.bump.label, commits=len(plan.commits))
     run.output("version", plan.version)
     run.output("tag", tag.name)
     if args.push:
-        error = push_tag(_repo(args), tag.name, args.remote)
+        error = push_tag(_repo(args), tag.name, args.remote, session.platform.git_credentials())
         run.details["pushed"] = error is None
         if error:
             return run.finish(False, f"tag {tag.name} created but not pushed to {args.remote}", error)

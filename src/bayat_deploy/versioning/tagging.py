@@ -22,6 +22,7 @@ MAX_LISTED = 200
 class CreatedTag:
     name: str
     commit: str
+    existed: bool = False  # the same tag was already on HEAD (a re-run of the pipeline): nothing to do
 
 
 def default_subject(version: str) -> str:
@@ -59,10 +60,11 @@ def create_release_tag(session, repo: Path, plan, summary: str | None = None) ->
         raise BadInput(f"{repo}: the repository has no commits to tag")
     name = versions.tag_name(versions.parse(plan.version), session.policy.versioning.tag_prefix)
     existing = git.run("rev-parse", "-q", "--verify", f"refs/tags/{name}^{{commit}}", check=False)
+    if existing == head:
+        return CreatedTag(name, head, existed=True)
     if existing:
-        where = "HEAD" if existing == head else f"commit {existing[:7]}"
-        raise BadInput(f"tag {name} already exists (on {where}); the computed version is {plan.version} "
-                       f"({plan.reason}). Nothing was tagged.")
+        raise BadInput(f"tag {name} already exists on commit {existing[:7]}, not on HEAD; the computed version is "
+                       f"{plan.version} ({plan.reason}). Nothing was tagged.")
     dirty = git.run("diff", "--name-only", "HEAD", check=False)  # tracked files, staged or not
     if dirty:
         files = ", ".join(dirty.splitlines()[:5])
@@ -84,7 +86,8 @@ def _tag(repo: Path, identity: list[str], name: str, message: str) -> None:
         raise BadInput(f"git tag {name} failed in {repo}: {proc.stderr.strip()}")
 
 
-def push_tag(repo: Path, name: str, remote: str) -> str | None:
-    """Push one tag; the error text when that failed."""
-    proc = run(["git", "push", remote, f"refs/tags/{name}"], cwd=repo, timeout=300)
+def push_tag(repo: Path, name: str, remote: str, credentials: list[str] | None = None) -> str | None:
+    """Push one tag; the error text when that failed. `credentials` are `git -c` options from the
+    platform adapter (the job token), never written to the repository's configuration."""
+    proc = run(["git", *(credentials or []), "push", remote, f"refs/tags/{name}"], cwd=repo, timeout=300)
     return None if proc.returncode == 0 else (proc.stderr or proc.stdout).strip()

@@ -1,0 +1,131 @@
+"""The pipeline, platform-neutral: what has to happen, in which order, behind which gate.
+
+Both renderers (GitHub Actions, GitLab CI) turn the same plan into their own YAML, so a gate can be
+missing on one platform only through a template bug — which the parity test looks for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bayat_deploy.policy.model import DockerImage, Environment, Policy
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One party of an environment's approval gate (e.g. QA, then the product owner)."""
+
+    rule: str
+    description: str
+    groups: tuple[str, ...]
+    users: tuple[str, ...]
+    count: int
+
+
+@dataclass(frozen=True)
+class EnvironmentPlan:
+    name: str
+    tier: str
+    url: str | None
+    after: str | None  # the environment a version must have passed first
+    approvals: tuple[Approval, ...]
+    prevent_self_review: bool
+    wait_timer_minutes: int
+    change_ticket: bool
+    change_ticket_pattern: str
+    window: bool  # deployments must fall in a maintenance window
+    window_text: str
+    emergency: bool
+    emergency_approvers: tuple[str, ...]
+    performance: bool  # a performance test runs right after the deployment
+    monitor: bool  # watch metrics after the deployment (the policy names a metrics provider)
+    monitor_for: str
+    strategy: str
+    branches: tuple[str, ...]
+    tags: tuple[str, ...]
+    regulated: bool  # write the compliance evidence bundle
+
+    @property
+    def job(self) -> str:
+        return self.name
+
+    @property
+    def automatic(self) -> bool:
+        return not self.approvals
+
+    @property
+    def chained(self) -> tuple[Approval, ...]:
+        """Parties approved in their own environments before the deploy job's own (GitHub has one
+        reviewer list per environment, so multi-party approval is a chain of environments)."""
+        return self.approvals[:-1]
+
+    @property
+    def final(self) -> Approval | None:
+        return self.approvals[-1] if self.approvals else None
+
+
+@dataclass(frozen=True)
+class PipelinePlan:
+    project: str
+    policy_path: str
+    environments: tuple[EnvironmentPlan, ...]
+    images: tuple[str, ...]
+    branches: tuple[str, ...]
+    tags: tuple[str, ...]
+    release_branches: tuple[str, ...]
+    evidence_dir: str
+    has_tests: bool
+    extra: dict = field(default_factory=dict)
+
+    def environment(self, name: str) -> EnvironmentPlan:
+        return next(e for e in self.environments if e.name == name)
+
+    @property
+    def reports_dir(self) -> str:
+        return ".bayat/reports"
+
+    @property
+    def artifact_root(self) -> str:
+        """Where evidence artifacts unpack: upload-artifact stores files relative to the least common
+        ancestor of its search paths, so downloading to that same folder puts every file back."""
+        import os.path
+
+        return os.path.commonpath([self.evidence_dir, self.reports_dir]) or "."
+
+
+def _window_text(env: Environment) -> str:
+    parts = [f"{w.cron} for {w.duration} ({w.timezone})" + (f", every {w.every_weeks} weeks" if w.every_weeks > 1
+                                                          else "") for w in env.maintenance.windows]
+    return "; ".join(parts)
+
+
+def _environment(policy: Policy, name: str, env: Environment) -> EnvironmentPlan:
+    approvals = tuple(Approval(r.name, r.description or r.name, r.groups, r.users, r.count)
+                      for r in env.approvals.rules)
+    return EnvironmentPlan(
+        name=name, tier=env.tier, url=str(env.url) if env.url else None, after=env.promote_from,
+        approvals=approvals, prevent_self_review=env.approvals.prevent_self_review,
+        wait_timer_minutes=int(env.approvals.wait_timer.seconds // 60),
+        change_ticket=env.change_ticket.required, change_ticket_pattern=env.change_ticket.pattern.text,
+        window=env.maintenance.enforce and bool(env.maintenance.windows), window_text=_window_text(env),
+        emergency=env.maintenance.enforce and env.maintenance.emergency.allowed,
+        emergency_approvers=env.maintenance.emergency.approvers,
+        performance=name in policy.tests.performance.environments,
+        monitor=policy.monitoring is not None and env.monitoring.duration.seconds > 0,
+        monitor_for=str(env.monitoring.duration), strategy=env.strategy.type,
+        branches=env.deploy_from.branches, tags=env.deploy_from.tags,
+        regulated=policy.compliance.regulated or env.tier == "production",
+    )
+
+
+def build_plan(policy: Policy, policy_path: str = ".bayat/deploy.yml") -> PipelinePlan:
+    environments = tuple(_environment(policy, name, env) for name, env in policy.environments.items())
+    branches = tuple(dict.fromkeys(b for e in environments for b in e.branches))
+    tags = tuple(dict.fromkeys(t for e in environments for t in e.tags))
+    tests = policy.tests
+    return PipelinePlan(
+        project=policy.project, policy_path=policy_path, environments=environments,
+        images=tuple(a.name or policy.project for a in policy.artifacts if isinstance(a, DockerImage)),
+        branches=branches, tags=tags, release_branches=policy.versioning.release_branches,
+        evidence_dir=policy.evidence_dir, has_tests=any((tests.unit, tests.integration, tests.e2e)),
+    )

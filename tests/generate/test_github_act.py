@@ -1,0 +1,182 @@
+"""The generated GitHub workflow of the bundled example, run for real under act in host mode.
+
+act runs the jobs on this machine; `--local-repository bayat/deploy-action@v1=<this tree>` makes the
+workflow's own `uses: bayat/deploy-action/...@v1` lines run the code under test. No public service is
+reachable from here, so three stand-ins are used, each said where: GitHub's artifact actions are mapped
+to local actions built on GitHub's own artifact client (tests/support/act-actions); the run's approvals
+come from a local HTTP server answering GitHub's documented `environment-approvals` shape (an empty
+list: development needs no approval); and trivy reads a tiny real vulnerability database.
+Everything else is real: the registry with htpasswd, Docker, nginx, Prometheus, trivy, helm, gpg, skopeo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from bayat_deploy.generate.github import PINS
+from tests.conftest import REPO
+from tests.support.act import action_checkout, failures, job_results
+from tests.support.gitrepo import GitRepo
+from tests.support.gpgkeys import make_gpg_home
+from tests.support.prometheus import start_prometheus
+from tests.support.registry import free_port
+from tests.support.tools import tool
+from tests.support.trivydb import DEFAULT_ADVISORIES, build_trivy_db
+
+pytestmark = [pytest.mark.docker, pytest.mark.e2e]
+EXAMPLE = REPO / "examples" / "hello-api"
+
+
+class Approvals(ThreadingHTTPServer):
+    """GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals -> [] (nobody needed to approve)."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = b"[]" if self.path.split("?")[0].endswith("/approvals") else b'{"message": "Not Found"}'
+                self.send_response(200 if body == b"[]" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def artifact_actions(dest: Path) -> dict[str, Path]:
+    node_modules = REPO / ".tools" / "act-actions" / "node_modules"
+    assert node_modules.is_dir(), "scripts/setup installs @actions/artifact for these tests"
+    actions = {}
+    for kind in ("upload", "download"):
+        target = dest / kind
+        shutil.copytree(REPO / "tests" / "support" / "act-actions" / kind, target)
+        (target / "node_modules").symlink_to(node_modules)
+        actions[kind] = target
+    return actions
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, registry):
+    base = tmp_path_factory.mktemp("act")
+    project = f"act-{uuid.uuid4().hex[:6]}"
+    port = free_port()
+    gpg = make_gpg_home("release@example.com")
+    fingerprint = gpg.fingerprints["release@example.com"]
+    cache = base / "trivy"
+    build_trivy_db(cache, [a for a in DEFAULT_ADVISORIES if a.package != "bash"])  # a clean base image
+    repo_dir = base / "repo"
+    shutil.copytree(EXAMPLE, repo_dir, ignore=shutil.ignore_patterns(".bayat", "reports", "version.json",
+                                                                     "__pycache__", ".pytest_cache"))
+    policy = yaml.safe_load((EXAMPLE / ".bayat" / "deploy.yml").read_text())
+    policy.update(project=project, artifacts=[{
+        "type": "docker-image", "build_args": {"BASE_IMAGE": os.environ.get("BAYAT_BASE_IMAGE",
+                                                                            "bayat/python-base:bookworm")}}])
+    policy["registries"] = {"containers": {"url": f"{registry.host}/bayat", "insecure": True,
+                                           "signing": {"method": "gpg", "key": fingerprint,
+                                                       "keyring": str(gpg.path),
+                                                       "signature_store": str(base / "signatures")}}}
+    policy["target"] = {"type": "docker-host", "state_dir": str(base / "state" / "{environment}")}
+    state = base / "state"
+    prometheus = start_prometheus(base / "prometheus", state / "development" / "prometheus" / "targets.json")
+    policy["monitoring"] = {"url": prometheus.url}
+    policy["environments"]["development"] = {"url": f"http://127.0.0.1:{port}", "target": {"port": port},
+                                             "monitoring": {"duration": "20s"}}
+    (repo_dir / ".bayat").mkdir()
+    (repo_dir / ".bayat" / "deploy.yml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    repo = GitRepo(repo_dir)
+    origin = base / "origin.git"  # the release tag is pushed here
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    repo.git("remote", "add", "origin", str(origin))
+    subprocess.run([str(REPO / ".venv" / "bin" / "generate-pipeline")], cwd=repo_dir, check=True,
+                   capture_output=True)
+    repo.commit("feat: the hello service")
+    approvals = Approvals()
+    context = {"base": base, "repo": repo, "origin": origin, "project": project, "port": port, "cache": cache,
+               "action": action_checkout(base / "action"), "artifacts": artifact_actions(base / "artifact-actions"),
+               "approvals": approvals, "registry": registry, "gpg": gpg}
+    yield context
+    approvals.shutdown()
+    prometheus.stop()
+    for prefix in (base / "state").glob("*/nginx"):
+        subprocess.run(["nginx", "-p", str(prefix), "-c", "nginx.conf", "-s", "quit"], capture_output=True)
+    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.bayat.project={project}"],
+                         capture_output=True, text=True).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+    gpg.remove()
+
+
+def act(pipeline, job: str) -> subprocess.CompletedProcess:
+    artifacts = pipeline["artifacts"]
+    registry = pipeline["registry"]
+    argv = [tool("act"), "push", "-j", job, "-W", ".github/workflows/deploy.yml",
+            "-P", "ubuntu-latest=-self-hosted",
+            "--local-repository", f"bayat/deploy-action@v1={pipeline['action']}",
+            "--local-repository", f"{PINS['upload'].repository}@{PINS['upload'].sha}={artifacts['upload']}",
+            "--local-repository", f"{PINS['download'].repository}@{PINS['download'].sha}={artifacts['download']}",
+            "--artifact-server-path", str(pipeline["base"] / f"artifacts-{uuid.uuid4().hex[:6]}"),
+            "--artifact-server-addr", "127.0.0.1", "--artifact-server-port", str(free_port()),
+            "--no-cache-server",
+            "-s", f"REGISTRY_USERNAME={registry.username}", "-s", f"REGISTRY_PASSWORD={registry.password}",
+            "-s", "GITHUB_TOKEN=act-test-token",
+            "--env", f"TRIVY_CACHE_DIR={pipeline['cache']}",
+            "--env", f"GITHUB_API_URL={pipeline['approvals'].url}",
+            # one virtualenv for the whole run: a second stage in a job (and later jobs) reuse it
+            "--env", f"BAYAT_VENV={pipeline['base'] / 'venv'}"]
+    env = {**os.environ, "PATH": f"{REPO / '.tools' / 'bin'}:{os.environ['PATH']}",
+           **pipeline["gpg"].env}
+    proc = subprocess.run(argv, cwd=pipeline["repo"].root, capture_output=True, text=True, env=env, timeout=1500)
+    (pipeline["base"] / f"act-{job}.log").write_text(proc.stdout + proc.stderr)
+    return proc
+
+
+def serving(pipeline) -> str:
+    return requests.get(f"http://127.0.0.1:{pipeline['port']}/version", timeout=5).json()["version"]
+
+
+def test_the_example_pipeline_runs_through_deploy_and_verify_then_a_broken_release_is_rolled_back(pipeline):
+    first = act(pipeline, "verify-development")
+    results = job_results(first.stdout)
+    assert first.returncode == 0, failures(first.stdout) + first.stderr[-2000:]
+    assert results == {job: "success" for job in ("version", "build", "test", "scan", "release-notes", "publish",
+                                                  "deploy-development", "verify-development")}, results
+    assert serving(pipeline) == "0.1.0"
+    registry = pipeline["registry"]
+    assert "0.1.0" in registry.tags(f"bayat/{pipeline['project']}")
+    assert "reused (installed earlier in this job)" in first.stdout  # the bootstrap installed once
+    assert subprocess.run(["git", "tag"], cwd=pipeline["origin"], capture_output=True, text=True).stdout == "v0.1.0\n"
+
+    # A release that passes its own tests but is broken in the environment (a packaging mistake makes the
+    # home page fail): its smoke test fails, the rollback job runs, and 0.1.0 serves on.
+    pipeline["repo"].git("fetch", "--quiet", "--tags", "origin")  # what the next checkout (fetch-depth: 0) sees
+    dockerfile = pipeline["repo"].root / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("PORT=8080", "PORT=8080 FAIL_RATE=1"))
+    pipeline["repo"].commit("fix: tune the container environment")
+    second = act(pipeline, "rollback-development")
+    results = job_results(second.stdout)
+    assert results.get("deploy-development") == "failure", failures(second.stdout)
+    assert results.get("rollback-development") == "success", failures(second.stdout)
+    assert serving(pipeline) == "0.1.0"
+    records = [json.loads(line) for line in (pipeline["base"] / "state" / "development" / "records.jsonl")
+               .read_text().splitlines()]
+    assert [(r["action"], r["version"], r["outcome"]) for r in records][-2:] == [
+        ("deploy", "0.1.1", "rolled-back"), ("rollback", "0.1.0", "succeeded")]

@@ -1,0 +1,40 @@
+"""Running workflows for real with act in host mode (jobs run on this machine), and reading its output."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.support.tools import REPO
+
+
+def action_checkout(dest: Path) -> Path:
+    """What users get from `uses: bayat/deploy-action@v1`: the tracked files of this tree, nothing else."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                            text=True, check=True).stdout.splitlines()
+    for name in listed:
+        source = REPO / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest
+
+
+def job_results(output: str) -> dict[str, str]:
+    """job id -> success | failure, from act's log."""
+    results = {}
+    for line in output.splitlines():
+        if "🏁  Job succeeded" in line or "🏁  Job failed" in line:
+            job = line.split("]")[0].split("/")[-1].strip()
+            results[job] = "success" if "succeeded" in line else "failure"
+    return results
+
+
+def failures(output: str) -> str:
+    """The lines worth reading when a job failed: everything it printed, last 120 lines."""
+    failed = {job for job, result in job_results(output).items() if result == "failure"}
+    lines = [line for line in output.splitlines()
+             if any(re.search(rf"/{re.escape(job)} *\]", line) for job in failed)]
+    return "\n".join(lines[-120:])

@@ -1,0 +1,16 @@
+"""Finding the real tools the tests drive: on PATH, in the virtualenv, or in the project's .tools/bin."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SEARCH = [Path(sys.executable).parent, REPO / ".tools" / "bin"]
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name) or next((str(d / name) for d in SEARCH if (d / name).exists()), None)
+    assert found, f"{name} is installed by scripts/setup"
+    return found
