@@ -15,10 +15,7 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import requests
@@ -26,7 +23,7 @@ import yaml
 
 from bayat_deploy.generate.github import PINS
 from tests.conftest import REPO
-from tests.support.act import action_checkout, failures, job_results
+from tests.support.act import Approvals, action_checkout, artifact_actions, failures, job_results
 from tests.support.gitrepo import GitRepo
 from tests.support.gpgkeys import make_gpg_home
 from tests.support.prometheus import start_prometheus
@@ -36,42 +33,6 @@ from tests.support.trivydb import DEFAULT_ADVISORIES, build_trivy_db
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 EXAMPLE = REPO / "examples" / "hello-api"
-
-
-class Approvals(ThreadingHTTPServer):
-    """GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals -> [] (nobody needed to approve)."""
-
-    def __init__(self):
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = b"[]" if self.path.split("?")[0].endswith("/approvals") else b'{"message": "Not Found"}'
-                self.send_response(200 if body == b"[]" else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-def artifact_actions(dest: Path) -> dict[str, Path]:
-    node_modules = REPO / ".tools" / "act-actions" / "node_modules"
-    assert node_modules.is_dir(), "scripts/setup installs @actions/artifact for these tests"
-    actions = {}
-    for kind in ("upload", "download"):
-        target = dest / kind
-        shutil.copytree(REPO / "tests" / "support" / "act-actions" / kind, target)
-        (target / "node_modules").symlink_to(node_modules)
-        actions[kind] = target
-    return actions
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tests.support.tools import REPO
@@ -38,3 +40,39 @@ def failures(output: str) -> str:
     lines = [line for line in output.splitlines()
              if any(re.search(rf"/{re.escape(job)} *\]", line) for job in failed)]
     return "\n".join(lines[-120:])
+
+
+class Approvals(ThreadingHTTPServer):
+    """GET /repos/{owner}/{repo}/actions/runs/{run_id}/approvals -> [] (nobody needed to approve)."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = b"[]" if self.path.split("?")[0].endswith("/approvals") else b'{"message": "Not Found"}'
+                self.send_response(200 if body == b"[]" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def artifact_actions(dest: Path) -> dict[str, Path]:
+    node_modules = REPO / ".tools" / "act-actions" / "node_modules"
+    assert node_modules.is_dir(), "scripts/setup installs @actions/artifact for these tests"
+    actions = {}
+    for kind in ("upload", "download"):
+        target = dest / kind
+        shutil.copytree(REPO / "tests" / "support" / "act-actions" / kind, target)
+        (target / "node_modules").symlink_to(node_modules)
+        actions[kind] = target
+    return actions
