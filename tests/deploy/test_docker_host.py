@@ -6,6 +6,7 @@ fail a single request, and a broken release must end with the previous version s
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -237,3 +238,24 @@ def test_a_single_instance_rolling_update_that_fails_its_final_check_keeps_the_o
     assert serving(deploy_repo.url("development")) == "1.0.0"
     assert list(deploy_repo.state_of("development")["tracks"]) == ["stable"]
     assert deploy_repo.history("development")[-1]["outcome"] == "rolled-back"
+
+
+def test_verify_checks_that_the_metrics_provider_scrapes_the_new_instances(deploy_repo, tmp_path):
+    from tests.support.prometheus import start_prometheus
+
+    prometheus = start_prometheus(tmp_path / "prometheus", deploy_repo.state / "development" / "prometheus" /
+                                  "targets.json")
+    try:
+        deploy_repo.policy({"development": {"strategy": {"type": "rolling"}}}, monitoring={"url": prometheus.url})
+        assert deploy_repo.deploy("development", "1.0.0").code == 0
+        verified = deploy_repo.run("verify", "--env", "development")
+        assert verified.code == 0, verified.stdout + verified.stderr
+        checks = json.loads((deploy_repo.root / ".bayat/evidence/verify-development.json").read_text())
+        scraped = next(c for c in checks["details"]["checks"] if c["name"] == "scraped")
+        assert scraped["ok"] and "instance(s) of 1.0.0 scraped" in scraped["message"]
+    finally:
+        prometheus.stop()
+    deploy_repo.policy({"development": {"strategy": {"type": "rolling"}}},
+                       monitoring={"url": "http://127.0.0.1:9"})
+    blind = deploy_repo.run("verify", "--env", "development", "--no-rollback")
+    assert blind.code == 1 and "metrics are not working" in blind.stdout

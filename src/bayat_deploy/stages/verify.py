@@ -41,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
     if logging_ok is False:
         stage.finding(id="logging", severity="LOW", title=f"no log line of the instances mentions {version}",
                       tool="verify", blocking=False)
+    scraped = _scraped(session, args.environment, version, deployment.env.verify.deadline.seconds)
+    if scraped is not None:
+        results.append(scraped)
+        if not scraped.ok:
+            stage.finding(id="metrics:scraped", severity="HIGH", title=scraped.message, tool="verify",
+                          blocking=True)
     failed = smoke.failed_critical(results)
     stage.summary.update(checks=len(results), failed=len(failed), logging=logging_ok)
     stage.details["checks"] = [r.__dict__ for r in results]
@@ -60,6 +66,36 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:  # the verification verdict stands; the rollback problem is reported with it
             reason += f"; automatic rollback failed: {exc}"
     return stage.finish(False, reason, markdown)
+
+
+def _scraped(session, environment: str, version: str, deadline: float):
+    """Metrics are working: the metrics provider scrapes the new version's instances (None: no provider)."""
+    import time
+
+    from bayat_deploy.deploy.smoke import CheckResult
+
+    monitoring = session.policy.monitoring
+    if monitoring is None:
+        return None
+    from bayat_deploy.gates.metrics import MetricsError, provider_for
+
+    job = session.policy.substitute(monitoring.job, environment)
+    expr = f'up{{job="{job}",version="{version}"}}'
+    provider, started = provider_for(session), time.monotonic()
+    while True:  # a new instance is scraped within a scrape interval or two of starting
+        now = time.time()
+        try:
+            series = provider.query(expr, now - 60, now, 15)
+            up = [s for s in series if s.values() and s.values()[-1] == 1]
+            if up:
+                return CheckResult("scraped", True, f"{len(up)} instance(s) of {version} scraped by "
+                                                    f"{monitoring.url}", critical=True)
+            problem = f"{monitoring.url} has no `up` series for {version} (job {job})"
+        except MetricsError as exc:
+            problem = f"{monitoring.url} did not answer: {exc}"
+        if time.monotonic() - started > min(deadline, 60):
+            return CheckResult("scraped", False, f"metrics are not working: {problem}", critical=True)
+        time.sleep(2)
 
 
 def _logs_mention(deployment, version: str) -> bool | None:
