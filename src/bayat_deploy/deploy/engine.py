@@ -73,8 +73,7 @@ class Deployment:
             previous = self.target.current().serving() or ""
             try:
                 self.target.prepare()
-                if hasattr(self.target, "decommission_due"):
-                    self.target.decommission_due()
+                self.target.decommission_due()
                 backup = self.database_backup(release)
                 self.database_migrate()
             except BayatError as exc:

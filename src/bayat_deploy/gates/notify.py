@@ -41,7 +41,7 @@ def state_directory(session, environment: str) -> Path:
     from bayat_deploy.errors import BayatError
 
     try:
-        from bayat_deploy.deploy.targets.docker_host import state_dir
+        from bayat_deploy.deploy.targets.base import state_dir
 
         return state_dir(session, environment)
     except (BayatError, AttributeError, TypeError):  # no target state dir: still somewhere to count

@@ -61,7 +61,7 @@ def deployed(session, environment: str, args) -> tuple[float, float, str]:
     """When the rollout began and finished, and the version to watch: from the flags (one moment), else the
     record's latest successful deploy."""
     from bayat_deploy.deploy.record import Record
-    from bayat_deploy.deploy.targets.docker_host import state_dir
+    from bayat_deploy.deploy.targets.base import state_dir
     from bayat_deploy.errors import BadInput, BayatError
 
     try:

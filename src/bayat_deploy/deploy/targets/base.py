@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 TRACKS = ("stable", "candidate", "warm")
@@ -115,6 +116,15 @@ class Target(ABC):
     @abstractmethod
     def url(self) -> str:
         """The environment's URL through the router."""
+
+    def decommission_due(self, now: datetime | None = None) -> bool:
+        """Retire the warm track once its keep-warm time has passed; True when something was retired."""
+        warm = self.current().tracks.get("warm")
+        if warm and warm.retire_after and datetime.fromisoformat(warm.retire_after) <= (
+                now or datetime.now(timezone.utc)):
+            self.retire("warm")
+            return True
+        return False
 
     def remove(self) -> None:
         """Take the environment's deployment down entirely (rolling back a first release)."""

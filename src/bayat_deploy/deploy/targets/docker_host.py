@@ -189,14 +189,6 @@ class DockerHostTarget(Target):
             self._save(state, generation)
         self._stop_after_drain(leaving)
 
-    def decommission_due(self, now: datetime | None = None) -> bool:
-        """Retire the warm track once its keep-warm time has passed; True when something was retired."""
-        warm = self.current().tracks.get("warm")
-        if warm and warm.retire_after and datetime.fromisoformat(warm.retire_after) <= (
-                now or datetime.now(timezone.utc)):
-            self.retire("warm")
-            return True
-        return False
 
     def remove(self) -> None:
         state, generation = self._load()

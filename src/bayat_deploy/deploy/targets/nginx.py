@@ -92,6 +92,7 @@ class Router:
             raise RouterError(f"nginx -t rejected the new configuration; traffic is unchanged:\n"
                               f"{checked.stderr.strip()}")
         previous = self.conf.read_text() if self.conf.exists() else None
+        old_workers = self._workers()
         os.replace(candidate, self.conf)
         signal = self._nginx("-s", "reload") if self.running() else self._nginx()
         if signal.returncode != 0:
@@ -100,6 +101,21 @@ class Router:
             raise RouterError(f"nginx did not {'reload' if self.running() else 'start'}; traffic is unchanged:\n"
                               f"{signal.stderr.strip()}")
         self.wait_for_generation(generation)
+        self._wait_until_not_accepting(old_workers)
+
+    def _workers(self) -> list[int]:
+        master = self.master_pid()
+        return _children(master) if master else []
+
+    def _wait_until_not_accepting(self, pids: list[int], timeout: float = 10.0) -> None:
+        """Until the old workers got the order to quit they still accept new connections with the old
+        configuration; the shift is done only when each has exited or is shutting down."""
+        deadline = time.monotonic() + timeout
+        pending = list(pids)
+        while pending and time.monotonic() < deadline:
+            pending = [pid for pid in pending if (line := _cmdline(pid)) and "shutting down" not in line]
+            if pending:
+                time.sleep(0.01)
 
     def wait_for_generation(self, generation: int, timeout: float = 15.0) -> None:
         import requests

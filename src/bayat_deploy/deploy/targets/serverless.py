@@ -329,14 +329,6 @@ class ServerlessTarget(Target):
         warm = state.tracks.get("warm")
         self._update_alias(versions, None, warm.retire_after if warm and track != "warm" else "")
 
-    def decommission_due(self, now: datetime | None = None) -> bool:
-        """Forget the warm version once its keep-warm time has passed (it stays published)."""
-        warm = self.current().tracks.get("warm")
-        if warm and warm.retire_after and datetime.fromisoformat(warm.retire_after) <= (
-                now or datetime.now(timezone.utc)):
-            self.retire("warm")
-            return True
-        return False
 
     def _stack_outputs(self) -> dict[str, str]:
         if self._outputs is None:

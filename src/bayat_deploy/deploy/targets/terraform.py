@@ -211,13 +211,6 @@ class TerraformTarget(Target):
             colours[colour] = empty_colour()
         self.apply(colours, f"retiring {count if count is not None else 'all'} {track} instance(s) on {colour}")
 
-    def decommission_due(self, now: datetime | None = None) -> bool:
-        warm = self.current().tracks.get("warm")
-        if warm and warm.retire_after and datetime.fromisoformat(warm.retire_after) <= (
-                now or datetime.now(timezone.utc)):
-            self.retire("warm")
-            return True
-        return False
 
     def url(self) -> str:
         if self.env.url:

@@ -48,7 +48,7 @@ class KubernetesTarget(Target):
     poll_interval = 2.0  # seconds between status reads while waiting
 
     def __init__(self, session, environment: str, runner: CommandRunner | None = None):
-        from bayat_deploy.deploy.targets.docker_host import state_dir
+        from bayat_deploy.deploy.targets.base import state_dir
 
         policy = session.policy
         self.session, self.environment, self.project = session, environment, policy.project
