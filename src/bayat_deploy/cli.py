@@ -43,6 +43,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rollback": ("bayat_deploy.stages.rollback", "return an environment to its last good release (or --drill)"),
     "history": ("bayat_deploy.stages.history", "list every deployment attempt of an environment"),
     "evidence": ("bayat_deploy.stages.bundle", "evidence bundle: the compliance record of a deployment"),
+    "environments": ("bayat_deploy.stages.environments", "sync the CI platform's environments with the policy: "
+                                                         "reviewers, branch policies, approval rules, freezes"),
 }
 
 

@@ -3,10 +3,18 @@ environments sync need. Configured from the run context: GITHUB_API_URL, GITHUB_
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from bayat_deploy.errors import BadInput
 from bayat_deploy.platform.rest import ApiError, RestClient
 
 API_VERSION = "2022-11-28"  # the REST API version whose OpenAPI description the tests validate against
+# What the environments endpoints need; the workflow's own GITHUB_TOKEN can never be granted it.
+ADMINISTRATION = ("the token needs the `Administration: write` repository permission (fine-grained token or "
+                  "GitHub App) or the `repo` scope (classic token) to manage environments; a workflow's own "
+                  "GITHUB_TOKEN cannot get it")
+MEMBERS = ("the token needs the `Members: read` organization permission (classic: `read:org`) to look up teams, "
+           "or the team does not exist")
 
 
 class GitHubApi(RestClient):
@@ -37,6 +45,43 @@ class GitHubApi(RestClient):
         if "/" not in repository or not str(run_id).strip():
             raise BadInput(f"a repository (owner/name) and a run id are needed, got {repository!r} and {run_id!r}")
         return self.paginate(f"repos/{repository}/actions/runs/{run_id}/approvals")
+
+    # ------------------------------------------------------------------------ environments (sync)
+    @staticmethod
+    def _environment_path(repository: str, name: str) -> str:
+        return f"repos/{repository}/environments/{quote(name, safe='')}"
+
+    def environments(self, repository: str) -> list[dict]:
+        """GET /repos/{owner}/{repo}/environments: every environment with its protection rules."""
+        return self.paginate(f"repos/{repository}/environments", key="environments", needs=ADMINISTRATION)
+
+    def put_environment(self, repository: str, name: str, body: dict) -> dict:
+        """PUT /repos/{owner}/{repo}/environments/{environment_name}: create or update (wait timer,
+        prevent self-review, reviewers, deployment branch policy)."""
+        return self.send("PUT", self._environment_path(repository, name), json=body, needs=ADMINISTRATION)
+
+    def branch_policies(self, repository: str, name: str) -> list[dict]:
+        """GET .../environments/{environment_name}/deployment-branch-policies: branch and tag patterns."""
+        return self.paginate(f"{self._environment_path(repository, name)}/deployment-branch-policies",
+                             key="branch_policies", needs=ADMINISTRATION)
+
+    def create_branch_policy(self, repository: str, name: str, pattern: str, kind: str) -> dict | None:
+        """POST .../deployment-branch-policies with {name, type}; None when the pattern exists (303)."""
+        return self.send("POST", f"{self._environment_path(repository, name)}/deployment-branch-policies",
+                         json={"name": pattern, "type": kind}, needs=ADMINISTRATION)
+
+    def delete_branch_policy(self, repository: str, name: str, policy_id: int) -> None:
+        self.send("DELETE", f"{self._environment_path(repository, name)}/deployment-branch-policies/{policy_id}",
+                  needs=ADMINISTRATION)
+
+    def team(self, org: str, slug: str) -> dict | None:
+        """GET /orgs/{org}/teams/{team_slug}, or None when there is no such team."""
+        return self.send("GET", f"orgs/{quote(org, safe='')}/teams/{quote(slug, safe='')}", missing_ok=True,
+                         needs=MEMBERS)
+
+    def user(self, login: str) -> dict | None:
+        """GET /users/{username}, or None when there is no such user."""
+        return self.send("GET", f"users/{quote(login, safe='')}", missing_ok=True)
 
 
 __all__ = ["ApiError", "GitHubApi"]

@@ -9,6 +9,9 @@ from urllib.parse import quote
 from bayat_deploy.errors import BadInput
 from bayat_deploy.platform.rest import ApiError, RestClient
 
+MAINTAINER = ("the token needs the Maintainer role on the project and the `api` scope (a project or personal "
+              "access token; CI_JOB_TOKEN cannot do this); protected environments need GitLab Premium")
+
 
 class GitLabApi(RestClient):
     platform = "GitLab"
@@ -65,6 +68,51 @@ class GitLabApi(RestClient):
         raise ApiError(f"GitLab has no deployment to {environment} for job {job_id or '?'}, pipeline "
                        f"{pipeline_id or '?'} or commit {sha[:12] or '?'} among the newest {len(candidates)}; run "
                        "this in the deploy job (the one with `environment:`) or pass --deployment-id")
+
+    # ------------------------------------------------------------------------ environments (sync)
+    def protected_environments(self, project: str) -> list[dict]:
+        """GET /projects/:id/protected_environments (with `approval_rules`)."""
+        return self.paginate(f"projects/{self.project_path(project)}/protected_environments", needs=MAINTAINER)
+
+    def protect_environment(self, project: str, body: dict) -> dict:
+        """POST /projects/:id/protected_environments: name, deploy_access_levels, approval_rules."""
+        return self.send("POST", f"projects/{self.project_path(project)}/protected_environments", json=body,
+                         needs=MAINTAINER)
+
+    def update_protected_environment(self, project: str, name: str, body: dict) -> dict:
+        """PUT /projects/:id/protected_environments/:name: entries with `id` update, with `_destroy` delete,
+        without `id` are added (GitLab 15.4+)."""
+        return self.send("PUT", f"projects/{self.project_path(project)}/protected_environments/"
+                                f"{quote(name, safe='')}", json=body, needs=MAINTAINER)
+
+    def freeze_periods(self, project: str) -> list[dict]:
+        """GET /projects/:id/freeze_periods."""
+        return self.paginate(f"projects/{self.project_path(project)}/freeze_periods", needs=MAINTAINER)
+
+    def create_freeze_period(self, project: str, body: dict) -> dict:
+        return self.send("POST", f"projects/{self.project_path(project)}/freeze_periods", json=body,
+                         needs=MAINTAINER)
+
+    def update_freeze_period(self, project: str, freeze_id: int, body: dict) -> dict:
+        return self.send("PUT", f"projects/{self.project_path(project)}/freeze_periods/{freeze_id}", json=body,
+                         needs=MAINTAINER)
+
+    def delete_freeze_period(self, project: str, freeze_id: int) -> None:
+        self.send("DELETE", f"projects/{self.project_path(project)}/freeze_periods/{freeze_id}", needs=MAINTAINER)
+
+    def project(self, project: str) -> dict:
+        """GET /projects/:id (its `namespace.full_path` is where a bare group name is looked for first)."""
+        return self.send("GET", f"projects/{self.project_path(project)}", needs="the token must see the project")
+
+    def group(self, path: str) -> dict | None:
+        """GET /groups/:id by full path (without its projects), or None when there is no such group."""
+        return self.send("GET", f"groups/{quote(path, safe='')}", params={"with_projects": "false"},
+                         missing_ok=True, needs="the token needs `read_api` and must see the group")
+
+    def user_by_username(self, username: str) -> dict | None:
+        """GET /users?username=NAME: the user, or None."""
+        found = self.send("GET", "users", params={"username": username})
+        return found[0] if isinstance(found, list) and found else None
 
 
 __all__ = ["ApiError", "GitLabApi"]
