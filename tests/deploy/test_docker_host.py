@@ -116,6 +116,20 @@ def test_verification_failure_rolls_back_automatically(deploy_repo):
     assert "rolled back to 1.0.0" in verify.stdout, verify.stdout
     assert serving(deploy_repo.url("staging")) == "1.0.0"
     assert deploy_repo.history("staging")[-1]["details"]["automatic"] is True
+    # the pipeline's rollback job runs next: it must not roll "back" to the release verify just undid
+    job = deploy_repo.run("rollback", "--env", "staging", "--failed-version", "2.0.0", "--reason", "verify failed")
+    assert job.code == 0 and "already serves 1.0.0" in job.stdout, job.stdout + job.stderr
+    assert serving(deploy_repo.url("staging")) == "1.0.0"
+
+
+def test_a_rollback_job_after_a_failed_gate_undoes_nothing(deploy_repo):
+    deploy_repo.policy({"staging": {"strategy": {"type": "blue-green"}}})
+    assert deploy_repo.deploy("staging", "1.0.0").code == 0
+    assert deploy_repo.deploy("staging", "2.0.0").code == 0
+    # 3.0.0's gate failed, so it was never deployed; the on-failure rollback job still runs
+    job = deploy_repo.run("rollback", "--env", "staging", "--failed-version", "3.0.0", "--reason", "gate failed")
+    assert job.code == 0 and "3.0.0 never took traffic here" in deploy_repo.history("staging")[-1]["reason"]
+    assert serving(deploy_repo.url("staging")) == "2.0.0"
 
 
 def test_paused_blue_green_waits_for_promote_or_abort(deploy_repo):

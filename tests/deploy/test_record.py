@@ -36,6 +36,17 @@ def test_last_successful_skips_failures_and_the_current_version(tmp_path):
     assert record.last_successful(before_version="2.0.0").version == "1.0.0"
 
 
+def test_a_release_that_was_rolled_back_from_is_never_the_last_good_one(tmp_path):
+    record = Record(tmp_path)
+    for action, version, outcome, previous in (("deploy", "1.0.0", "succeeded", ""),
+                                              ("deploy", "1.1.0", "succeeded", "1.0.0"),
+                                              ("rollback", "1.0.0", "succeeded", "1.1.0")):
+        record.append(Entry(environment="prod", action=action, version=version, outcome=outcome,
+                            previous_version=previous))
+    assert record.last_successful().version == "1.0.0"
+    assert record.last_successful(before_version="1.0.0") is None  # not 1.1.0: it was undone
+
+
 def _hold(path, seconds, ready):
     with Record(path).lock("alice deploying 2.0.0"):
         ready.set()

@@ -87,9 +87,19 @@ class Record:
         return entries
 
     def last_successful(self, *, before_version: str | None = None) -> Entry | None:
-        """The newest entry that left a version serving (a succeeded deploy, promote or rollback)."""
+        """The newest entry that left a good version serving (a succeeded deploy, promote or rollback).
+
+        A version that was later rolled back from is not good, even though its deployment succeeded:
+        otherwise a second rollback (a pipeline's rollback job after verify already rolled back) would
+        return to the very release that was undone.
+        """
+        undone: set[str] = set()
         for entry in reversed(self.entries()):
+            if entry.action == "rollback" and entry.outcome == "succeeded" and entry.previous_version:
+                undone.add(entry.previous_version)
             if entry.outcome == "succeeded" and entry.action in ("deploy", "rollback", "promote"):
+                if entry.version in undone and entry.action != "rollback":
+                    continue
                 if before_version is None or entry.version != before_version:
                     return entry
         return None

@@ -38,20 +38,25 @@ def _release_of(deployment, version: str) -> Release:
 
 
 def rollback(deployment, *, to: str | None = None, reason: str, automatic: bool = False,
-             lock: bool = True) -> RollbackResult:
+             lock: bool = True, failed_version: str | None = None) -> RollbackResult:
+    """Roll back. `failed_version` (a pipeline's rollback job passes the version it tried to deploy)
+    makes it a no-op unless that version actually reached the environment."""
     decided = time.monotonic()
     started = time.time()
     if lock:
         with deployment.record.lock(f"{deployment.session.context.actor or 'someone'} rolling back"):
-            return _rollback(deployment, to, reason, automatic, decided, started)
-    return _rollback(deployment, to, reason, automatic, decided, started)
+            return _rollback(deployment, to, reason, automatic, decided, started, failed_version)
+    return _rollback(deployment, to, reason, automatic, decided, started, failed_version)
 
 
-def _rollback(deployment, to, reason, automatic, decided, started) -> RollbackResult:
+def _rollback(deployment, to, reason, automatic, decided, started, failed_version=None) -> RollbackResult:
     target, say = deployment.target, deployment.say
     target.prepare()
     state = target.current()
     serving = state.serving()
+    if to is None and serving and failed_version and not _reached(state, failed_version):
+        return _nothing_to_undo(deployment, serving, f"{reason}; {failed_version} never took traffic here",
+                                automatic, started)
     if to is None and serving and _already_restored(deployment, serving):
         return _nothing_to_undo(deployment, serving, reason, automatic, started)
     if to is None:
@@ -135,19 +140,31 @@ def _rollback(deployment, to, reason, automatic, decided, started) -> RollbackRe
     return RollbackResult(entry, seconds, note)
 
 
+def _reached(state, version: str) -> bool:
+    """Does `version` serve, or run beside the serving one, in this environment?"""
+    return any(track.release.version == version and (track.weight > 0 or name == "candidate")
+               for name, track in state.tracks.items())
+
+
 def _already_restored(deployment, serving: str) -> bool:
-    """The last attempt failed and its strategy already put the previous version back: the version
-    serving now is the good one (a pipeline's rollback job after a failed deployment lands here)."""
+    """The version serving now is already the good one, so a (second) rollback has nothing to undo:
+    the last attempt failed and its strategy put the previous version back, or the last attempt was
+    a rollback to exactly this version (verify rolled back before the pipeline's rollback job ran)."""
     state = deployment.target.current()
+    if "candidate" in state.tracks:
+        return False
     attempts = [e for e in deployment.record.entries() if e.action in ("deploy", "promote", "rollback")]
-    return (bool(attempts) and attempts[-1].action != "rollback"
-            and attempts[-1].outcome in ("failed", "rolled-back") and attempts[-1].version != serving
-            and "candidate" not in state.tracks)
+    if not attempts:
+        return False
+    last = attempts[-1]
+    if last.action == "rollback":
+        return last.outcome == "succeeded" and last.version == serving
+    return last.outcome in ("failed", "rolled-back") and last.version != serving
 
 
 def _nothing_to_undo(deployment, serving: str, reason: str, automatic: bool, started: float) -> RollbackResult:
-    deployment.say(f"{deployment.environment} already serves {serving}, the last good release: the failed "
-                   "attempt was undone by its strategy; verifying it")
+    deployment.say(f"{deployment.environment} already serves {serving}, the last good release; verifying it "
+                   f"(to go further back, name the version: --to VERSION)")
     verdict, _ = deployment.smoke(deployment.target.url(), serving)
     entry = deployment.entry("rollback", serving, "succeeded" if verdict.passed else "failed", started,
                              previous_version=serving, reason=f"{reason}; nothing to undo",

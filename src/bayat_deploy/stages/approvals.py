@@ -112,7 +112,9 @@ def _from_platform(session, environment: str, deployment_id: str | None):
             raise BadInput("CI_PROJECT_ID is not set: this command reads deployments from a GitLab CI job")
         wanted = deployment_id or context.get("BAYAT_DEPLOYMENT_ID") or context.get("CI_DEPLOYMENT_ID")
         if not wanted:
-            wanted = api.find_deployment(project, environment, job_id=context.get("CI_JOB_ID"),
+            # an emergency job deploys to `<env>-emergency`: the job's own environment is the one to read
+            wanted = api.find_deployment(project, context.get("CI_ENVIRONMENT_NAME") or environment,
+                                         job_id=context.get("CI_JOB_ID"),
                                          pipeline_id=context.get("CI_PIPELINE_ID"), sha=context.sha)["id"]
         deployment = api.deployment(project, wanted)
         request = {"url": api.url(f"projects/{api.project_path(project)}/deployments/{wanted}"),

@@ -16,7 +16,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", metavar="REF",
                         help="count changes from this revision (default: the previous release tag; without one, "
                              "the whole history)")
-    parser.add_argument("--env", metavar="ENV", default="production",
+    parser.add_argument("--env", "--environment", dest="env", metavar="ENV", default="production",
                         help="environment the release goes to: used in the rollback command and for --check "
                              "(default: production)")
     parser.add_argument("--output", metavar="DIR",

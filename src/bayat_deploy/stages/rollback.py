@@ -11,6 +11,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_environment(parser)
     parser.add_argument("--to", metavar="VERSION", help="version to return to (default: the last successful one)")
     parser.add_argument("--reason", default="manual rollback", help="why; goes into the record and incident note")
+    parser.add_argument("--failed-version", metavar="VERSION",
+                        help="the version a pipeline tried to deploy: roll back only if it reached the environment "
+                             "(a rollback job after a failed gate must not undo the release that serves)")
     parser.add_argument("--remove", action="store_true",
                         help="take the deployment down entirely (the rollback plan of a first release)")
     parser.add_argument("--drill", action="store_true",
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
             raise BadInput("rollback drills run in non-production environments; pick e.g. staging")
         return _drill(session, deployment, to)
     stage = StageRun(session, "rollback", environment=args.environment, inputs={"to": to, "reason": args.reason})
-    result = rollback(deployment, to=to, reason=args.reason)
+    result = rollback(deployment, to=to, reason=args.reason, failed_version=require_version(args.failed_version))
     stage.version = result.entry.version
     stage.summary.update(seconds_to_traffic=round(result.seconds_to_traffic, 3), to=result.entry.version,
                          previous=result.entry.previous_version)
