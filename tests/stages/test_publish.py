@@ -153,3 +153,22 @@ def test_no_anonymous_push_and_retries_when_the_registry_is_down(bayat, registry
         assert "failed after 2 attempt(s)" in down.stdout and "cannot reach the registry" in down.stdout
     finally:
         remove_images(f"{closed}/")
+
+
+def test_an_image_built_in_another_job_travels_as_an_archive(bayat, registry, tmp_path, gpg, namespace, trivy_cache):
+    # On CI the build, scan and publish jobs run on different machines: the publish job's engine has
+    # never seen the image. `build --save-images` leaves an archive; scan and publish load it back.
+    repo = example_repo(tmp_path / "hello-api", registry, namespace, signing="      key: signer@example.com\n")
+    env = {**credentials_env(registry), **gpg.env}
+    built = bayat("build", "--version", "2.0.0", "--save-images", *BASE_IMAGE_ARG, cwd=repo.root, env=env)
+    assert built.code == 0, built.stdout + built.stderr
+    [record] = evidence(repo.root, "build")["details"]["images"]
+    assert (repo.root / record["archive"]).is_file()
+    remove_images(f"{registry.host}/{namespace}/")  # a fresh engine, as on the next job's machine
+    scanned = bayat("scan", "--cache-dir", str(trivy_cache), cwd=repo.root, env=env)
+    assert f"{registry.host}/{namespace}/hello-api:2.0.0" in json.dumps(evidence(repo.root, "scan")["details"])
+    assert "is not in this Docker engine" not in scanned.stdout + scanned.stderr
+    remove_images(f"{registry.host}/{namespace}/")
+    published = bayat("publish", cwd=repo.root, env=env)
+    assert published.code == 0, published.stdout + published.stderr
+    assert "loaded " in published.stdout and "2.0.0" in registry.tags(f"{namespace}/hello-api")

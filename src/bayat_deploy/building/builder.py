@@ -42,8 +42,10 @@ def sha256_file(path: Path) -> str:
 
 class Builder:
     def __init__(self, session, version: str, build_args: dict[str, str], *, sbom: bool = True,
+                 save_images: bool = False,
                  say: Callable[[str], None] = print):
         self.session, self.version, self.build_args, self.sbom, self.say = session, version, build_args, sbom, say
+        self.save_images = save_images
         self.dist = session.root / DIST_DIR
         self._docker = None
         self._released: list[str] | None = None
@@ -103,6 +105,12 @@ class Builder:
                   "repository": repository.name, "tags": tags, "references": references,
                   "image_id": built.image_id, "labels": labels, "sign": artifact.sign, "sbom": None}
         files = []
+        if self.save_images:  # for scan and publish jobs on other machines
+            from bayat_deploy.building.archive import archive_path, save
+
+            path = save(self._docker, built.image_id, references, archive_path(session.root, name, self.version))
+            record["archive"] = str(path.relative_to(session.root))
+            self.say(f"saved {references[0]} to {record['archive']}")
         if self.sbom and artifact.sbom:
             output = session.reports_dir / f"sbom-{name.replace('/', '-')}.cdx.json"
             components = make_sbom(references[0], output, context)

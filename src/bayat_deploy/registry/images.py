@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -35,7 +37,7 @@ class ImageJob:
 
 
 def prepare(record: dict, registry_name: str, registry: Registry, credentials: Credentials, docker, *,
-            attempts: int, say: Callable[[str], None]) -> ImageJob:
+            attempts: int, say: Callable[[str], None], root: Path = Path(".")) -> ImageJob:
     """Check the image is still in the engine and plan each tag against the registry."""
     import docker as sdk
 
@@ -43,6 +45,11 @@ def prepare(record: dict, registry_name: str, registry: Registry, credentials: C
     client = RegistryClient(repository.host, username=credentials.username, password=credentials.password,
                             insecure=registry.insecure, attempts=attempts, say=say)
     job = ImageJob(record, registry_name, registry, credentials, repository, client)
+    if record.get("archive"):  # built in another job: bring the exact image into this engine first
+        from bayat_deploy.building.archive import ensure_loaded
+
+        if ensure_loaded(docker, record, root):
+            say(f"loaded {record['references'][0]} from {record['archive']}")
     try:
         known = local_repo_digests(docker, record["image_id"], repository)
     except sdk.errors.ImageNotFound:

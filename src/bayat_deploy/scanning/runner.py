@@ -141,6 +141,17 @@ def _images(session: Session, options: Options) -> tuple[list[str], dict[str, st
                             f"--image REF, or scan the repository only with --skip-images")
         return [], {}, None
     built = [(a.reference or a.name, a.name) for a in build.artifacts if a.type == "docker-image"]
+    archived = [r for r in build.details.get("images", []) if r.get("archive")]
+    if archived:  # built in another job: the images come as archives with the job's artifacts
+        from bayat_deploy.building.archive import ensure_loaded
+        from bayat_deploy.dockerclient import docker_client
+
+        try:
+            client = docker_client(session.context)
+            for record in archived:
+                ensure_loaded(client, record, session.root)
+        except BayatError as exc:
+            return [], {}, str(exc)
     return [ref for ref, _ in built], {ref: declared[name] for ref, name in built if name in declared}, None
 
 

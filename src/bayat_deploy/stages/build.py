@@ -16,6 +16,9 @@ def configure(parser) -> None:
                         help="build only the artifacts of this type (docker-image, helm-chart...) or name "
                              "(repeatable; default: all artifacts in the policy)")
     parser.add_argument("--no-sbom", action="store_true", help="do not produce the CycloneDX SBOMs of the images")
+    parser.add_argument("--save-images", action="store_true",
+                        help="also write each image as a `docker save` archive in .bayat/dist/images/, for scan "
+                             "and publish jobs that run on other machines")
     parser.set_defaults(handler=handle)
 
 
@@ -62,7 +65,7 @@ def handle(args) -> int:
         return run.finish(False, f"static analysis failed ({names}); nothing was built",
                           _markdown(analysis, [], []))
 
-    builder = Builder(session, version, build_args, sbom=not args.no_sbom)
+    builder = Builder(session, version, build_args, sbom=not args.no_sbom, save_images=args.save_images)
     images, packages = [], []
     for artifact in artifacts:
         name = artifact_name(policy, artifact)

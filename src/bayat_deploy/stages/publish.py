@@ -124,7 +124,8 @@ class _Publisher:
         for record in images:
             registry = registry_of(self.session.policy, record["registry"])
             job = image_publishing.prepare(record, record["registry"], registry, self.credentials[record["registry"]],
-                                           self.docker(), attempts=self.attempts, say=print)
+                                           self.docker(), attempts=self.attempts, say=print,
+                                           root=self.session.root)
             if record.get("sign", True):
                 signer = signer_for(registry, self.session.root, self.session.context, job.credentials)
                 if signer is not None:

@@ -6,10 +6,11 @@ const core = require("@actions/core");
 const artifact = require("@actions/artifact");
 
 async function main() {
-  const pattern = core.getInput("pattern");
-  const prefix = pattern.endsWith("*") ? pattern.slice(0, -1) : null;
+  const name = core.getInput("name");
+  const pattern = name || core.getInput("pattern");
+  const prefix = !name && pattern.endsWith("*") ? pattern.slice(0, -1) : null;
   const target = path.resolve(process.env.GITHUB_WORKSPACE || process.cwd(), core.getInput("path"));
-  const merge = core.getInput("merge-multiple") === "true";
+  const merge = Boolean(name) || core.getInput("merge-multiple") === "true";
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "artifacts-"));
   for (const item of await artifact.create().downloadAllArtifacts(scratch)) {
     if (prefix === null ? item.artifactName !== pattern : !item.artifactName.startsWith(prefix)) continue;
