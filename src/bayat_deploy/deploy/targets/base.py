@@ -81,6 +81,12 @@ class Target(ABC):
 
     kind = "abstract"
 
+    def __init__(self, session, environment: str):
+        self.session, self.environment = session, environment
+        self.env = session.policy.environment(environment)
+        self.spec = self.env.target
+        self.state_dir = state_dir(session, environment)
+
     @abstractmethod
     def prepare(self) -> None:
         """Make sure the environment exists (router running, namespace, state directory)."""

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 
-from bayat_deploy.deploy.targets.base import Health, Instance, Release, State, Target, Track, state_dir
+from bayat_deploy.deploy.targets.base import Health, Instance, Release, State, Target, Track
 from bayat_deploy.deploy.targets.nginx import Router, RouterError, upstream_weights
 from bayat_deploy.errors import BadInput, BayatError
 from bayat_deploy.fsutil import write_atomic
@@ -25,10 +25,7 @@ class DockerHostTarget(Target):
     kind = "docker-host"
 
     def __init__(self, session, environment: str):
-        self.session, self.environment = session, environment
-        self.env = session.policy.environment(environment)
-        self.spec = self.env.target
-        self.state_dir = state_dir(session, environment)
+        super().__init__(session, environment)
         port = self.spec.port or DEFAULT_PORTS.get(self.env.tier if environment not in DEFAULT_PORTS
                                                    else environment, 8090)
         self.router = Router(self.state_dir / "nginx", project=session.policy.project, environment=environment,

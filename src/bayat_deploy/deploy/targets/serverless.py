@@ -24,7 +24,7 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
-from bayat_deploy.deploy.targets.base import Health, Instance, Release, State, Target, Track, state_dir
+from bayat_deploy.deploy.targets.base import Health, Instance, Release, State, Target, Track
 from bayat_deploy.deploy.targets.commands import CommandRunner
 from bayat_deploy.errors import BadInput, BayatError
 
@@ -44,10 +44,7 @@ class ServerlessTarget(Target):
 
     def __init__(self, session, environment: str, runner: CommandRunner | None = None):
         policy = session.policy
-        self.session, self.environment = session, environment
-        self.env = policy.environment(environment)
-        self.spec = self.env.target
-        self.state_dir = state_dir(session, environment)
+        super().__init__(session, environment)
         self.runner = runner or CommandRunner(session.context.tool_env())
         self.function = policy.substitute(self.spec.function_name, environment)
         self.stack = policy.substitute(self.spec.stack, environment)

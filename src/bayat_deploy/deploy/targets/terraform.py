@@ -24,7 +24,7 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
-from bayat_deploy.deploy.targets.base import Health, Instance, Release, State, Target, Track, state_dir
+from bayat_deploy.deploy.targets.base import Health, Instance, Release, State, Target, Track
 from bayat_deploy.deploy.targets.commands import CommandRunner
 from bayat_deploy.errors import BayatError
 from bayat_deploy.fsutil import write_atomic
@@ -41,10 +41,7 @@ class TerraformTarget(Target):
 
     def __init__(self, session, environment: str, runner: CommandRunner | None = None):
         policy = session.policy
-        self.session, self.environment = session, environment
-        self.env = policy.environment(environment)
-        self.spec = self.env.target
-        self.state_dir = state_dir(session, environment)
+        super().__init__(session, environment)
         self.runner = runner or CommandRunner(session.context.tool_env(TF_IN_AUTOMATION="1", TF_INPUT="0"))
         self.directory = policy.substitute(self.spec.directory, environment)
         self.workspace = policy.substitute(self.spec.workspace, environment)

@@ -48,13 +48,9 @@ class KubernetesTarget(Target):
     poll_interval = 2.0  # seconds between status reads while waiting
 
     def __init__(self, session, environment: str, runner: CommandRunner | None = None):
-        from bayat_deploy.deploy.targets.base import state_dir
-
+        super().__init__(session, environment)
         policy = session.policy
-        self.session, self.environment, self.project = session, environment, policy.project
-        self.env = policy.environment(environment)
-        self.spec = self.env.target
-        self.state_dir = state_dir(session, environment)
+        self.project = policy.project
         self.names = Names(policy.substitute(self.spec.release, environment),
                            policy.substitute(self.spec.namespace, environment))
         self.values = ChartValues(session, environment)
