@@ -58,6 +58,19 @@ class SyncResult:
             lines += [""] + [f"- {note}" for note in self.notes]
         return "\n".join(lines)
 
+    def apply(self, steps) -> "SyncResult":
+        """Run the write steps in order (none on a dry run); an API error stops them and is kept."""
+        if self.dry_run:
+            return self
+        from bayat_deploy.platform.rest import ApiError
+
+        try:
+            for step in steps:
+                step()
+        except ApiError as exc:
+            self.error = str(exc)
+        return self
+
 
 def _cell(text: str) -> str:
     return (text or "-").replace("|", "/").replace("\n", " ")

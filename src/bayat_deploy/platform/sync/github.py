@@ -101,16 +101,7 @@ def sync(api, repository: str, plan: GitHubPlan, *, dry_run: bool) -> SyncResult
         if name not in managed and any(name.startswith(f"{source}-") for source in managed):
             result.notes.append(f"{name} exists but the policy no longer uses it: left in place (delete it by hand "
                                 "if nothing else needs it)")
-    if dry_run:
-        return result
-    from bayat_deploy.platform.rest import ApiError
-
-    try:
-        for step in steps:
-            step()
-    except ApiError as exc:
-        result.error = str(exc)
-    return result
+    return result.apply(steps)
 
 
 def _compare(api, repository, env: GitHubEnvironment, existing, owner, teams, users, result: SyncResult):

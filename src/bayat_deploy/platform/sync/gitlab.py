@@ -102,16 +102,7 @@ def sync(api, project: str, environments: tuple[GitLabEnvironment, ...], freeze:
             result.notes.append("freeze periods apply to the whole project; the pipeline reads $CI_DEPLOY_FREEZE in "
                                 f"the deploy jobs of {', '.join(freeze.sources)}")
         steps.append(_compare_freezes(api, project, freeze, keep_extra_freezes, result))
-    if dry_run:
-        return result
-    from bayat_deploy.platform.rest import ApiError
-
-    try:
-        for step in steps:
-            step()
-    except ApiError as exc:
-        result.error = str(exc)
-    return result
+    return result.apply(steps)
 
 
 def _compare_environment(api, project, env: GitLabEnvironment, protected, principals, result: SyncResult):
