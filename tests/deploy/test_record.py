@@ -47,15 +47,16 @@ def test_a_release_that_was_rolled_back_from_is_never_the_last_good_one(tmp_path
     assert record.last_successful(before_version="1.0.0") is None  # not 1.1.0: it was undone
 
 
-def _hold(path, seconds, ready):
+def _hold(path, seconds, ready, leaving):
     with Record(path).lock("alice deploying 2.0.0"):
         ready.set()
         time.sleep(seconds)
+        leaving.set()  # still inside the lock: whoever gets it next must see this
 
 
 def test_a_second_deployment_waits_then_fails_naming_the_holder(tmp_path):
-    ready = multiprocessing.Event()
-    holder = multiprocessing.Process(target=_hold, args=(tmp_path, 3, ready))
+    ready, leaving = multiprocessing.Event(), multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold, args=(tmp_path, 3, ready, leaving))
     holder.start()
     assert ready.wait(10)
     started = time.monotonic()
@@ -64,8 +65,8 @@ def test_a_second_deployment_waits_then_fails_naming_the_holder(tmp_path):
             pass
     assert time.monotonic() - started >= 0.4  # it waited for the lock before giving up
     with Record(tmp_path).lock("bob deploying 2.0.1", timeout=10):  # waits for alice, then gets it
-        assert not holder.is_alive()
-    holder.join()
+        assert leaving.is_set()
+    holder.join(10)
 
 
 def test_a_damaged_record_is_reported_with_its_line(tmp_path):
