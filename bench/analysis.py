@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
 
 from bayat_deploy.gates.analysis import Metric, Settings, analyze  # noqa: E402
+from tests.support.example import stop_deployments  # noqa: E402
 from tests.support.prometheus import load_recording, replay_provider  # noqa: E402
 
 RECORDING = REPO / "tests" / "gates" / "data" / "canary-series.json"
@@ -219,12 +220,7 @@ def record(path: Path) -> None:
                                                       RECORD_SETTINGS, job=job, start=start, end=start + seconds)
                     cli("abort", "--env", "staging")
     finally:
-        subprocess.run(["nginx", "-p", str(state / "staging" / "nginx"), "-c", "nginx.conf", "-s", "quit"],
-                       capture_output=True)
-        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.bayat.project={project}"],
-                             capture_output=True, text=True).stdout.split()
-        if ids:
-            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+        stop_deployments(project, state)
         prometheus.stop()
     recording = {"recorded": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  "source": "bundled example behind nginx, 100 requests/s, canary at 25%, Prometheus scraping "

@@ -24,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.support.example import stop_deployments  # noqa: E402
 from tests.support.load import LoadGenerator  # noqa: E402
 from tests.support.registry import free_port  # noqa: E402
 
@@ -96,12 +97,7 @@ def run_mode(mode: str) -> dict:
                    "rollback restarting the old version": (seen_cold, rollbacks[1]),
                    "ok": warm.returncode == 0 and cold.returncode == 0}
     finally:
-        for prefix in state.glob("*/nginx"):
-            subprocess.run(["nginx", "-p", str(prefix), "-c", "nginx.conf", "-s", "quit"], capture_output=True)
-        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.bayat.project={project}"],
-                             capture_output=True, text=True).stdout.split()
-        if ids:
-            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+        stop_deployments(project, state)
     return results
 
 

@@ -16,7 +16,6 @@ GitHub's own artifact client; the run's approvals come from a local server answe
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ sys.path.insert(0, str(REPO))
 import yaml  # noqa: E402
 
 from tests.support.act import action_checkout, job_results  # noqa: E402 - test support doubles as demo kit
+from tests.support.example import copy_example, local_policy, stop_deployments, write_policy  # noqa: E402
 from tests.support.gitrepo import GitRepo  # noqa: E402
 from tests.support.gpgkeys import make_gpg_home  # noqa: E402
 from tests.support.prometheus import start_prometheus  # noqa: E402
@@ -36,7 +36,6 @@ from tests.support.registry import free_port, start_registry  # noqa: E402
 from tests.support.trivydb import DEFAULT_ADVISORIES, build_trivy_db  # noqa: E402
 
 BIN = REPO / ".venv" / "bin"
-EXAMPLE = REPO / "examples" / "hello-api"
 
 
 def banner(text: str) -> None:
@@ -54,7 +53,7 @@ def main() -> int:
     try:
         banner("1. generate-pipeline init on a copy of examples/hello-api (its policy removed)")
         fresh = base / "fresh"
-        shutil.copytree(EXAMPLE, fresh, ignore=shutil.ignore_patterns(".bayat", "reports", "__pycache__"))
+        copy_example(fresh)
         run(str(BIN / "generate-pipeline"), "init", "--dir", str(fresh), cwd=base, check=True)
         text = (fresh / ".bayat" / "deploy.yml").read_text()
         print(text[text.index("project:"):].rstrip())
@@ -63,27 +62,17 @@ def main() -> int:
         registry = start_registry(base / "registry")
         gpg = make_gpg_home("release@example.com")
         port = free_port()
-        repo_dir = base / "repo"
-        shutil.copytree(EXAMPLE, repo_dir, ignore=shutil.ignore_patterns(".bayat", "reports", "version.json",
-                                                                         "__pycache__", ".pytest_cache"))
         prometheus = start_prometheus(base / "prometheus", base / "state" / "development" / "prometheus" /
                                       "targets.json")
-        policy = yaml.safe_load((EXAMPLE / ".bayat" / "deploy.yml").read_text())
-        policy.update(project=project, monitoring={"url": prometheus.url}, artifacts=[{
-            "type": "docker-image", "build_args": {"BASE_IMAGE": os.environ.get("BAYAT_BASE_IMAGE",
-                                                                                "bayat/python-base:bookworm")}}])
-        policy["registries"] = {"containers": {"url": f"{registry.host}/bayat", "insecure": True, "signing": {
-            "method": "gpg", "key": gpg.fingerprints["release@example.com"], "keyring": str(gpg.path),
-            "signature_store": str(base / "signatures")}}}
-        policy["target"] = {"type": "docker-host", "state_dir": str(base / "state" / "{environment}")}
-        policy["environments"]["development"] = {"url": f"http://127.0.0.1:{port}", "target": {"port": port},
-                                                 "monitoring": {"duration": "20s"}}
-        (repo_dir / ".bayat").mkdir()
-        (repo_dir / ".bayat" / "deploy.yml").write_text(yaml.safe_dump(policy, sort_keys=False))
+        repo_dir = copy_example(base / "repo")
+        write_policy(repo_dir, local_policy(base, project=project, registry=registry, gpg=gpg,
+                                            prometheus_url=prometheus.url, port=port))
         repo = GitRepo(repo_dir)
-        origin = base / "origin.git"
+        origin = base / "origin.git"  # the release tag is pushed here
         run("git", "init", "-q", "--bare", str(origin), cwd=base, check=True)
-        repo.git("remote", "add", "origin", str(origin))
+        # act names the repository after origin's URL (links in the deployment record use it)
+        repo.git("remote", "add", "origin", f"https://github.com/bayat-demo/{project}.git")
+        repo.git("remote", "set-url", "--push", "origin", str(origin))
         run(str(BIN / "bayat-deploy"), "policy", "validate", cwd=repo_dir, check=True)
         run(str(BIN / "generate-pipeline"), cwd=repo_dir, check=True)
         run(str(BIN / "actionlint"), ".github/workflows/deploy.yml", cwd=repo_dir, check=True)
@@ -132,12 +121,7 @@ def main() -> int:
         run(str(BIN / "bayat-deploy"), "history", "--env", "development", cwd=repo_dir, check=True)
         return 0
     finally:
-        for prefix in (base / "state").glob("*/nginx"):
-            subprocess.run(["nginx", "-p", str(prefix), "-c", "nginx.conf", "-s", "quit"], capture_output=True)
-        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.bayat.project={project}"],
-                             capture_output=True, text=True).stdout.split()
-        if ids:
-            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+        stop_deployments(project, base / "state")
         for thing in (prometheus, registry):
             if thing is not None:
                 thing.stop()

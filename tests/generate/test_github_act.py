@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import uuid
 
 import pytest
 import requests
-import yaml
 
 from bayat_deploy.generate.github import PINS
 from tests.conftest import REPO
 from tests.support.act import Approvals, action_checkout, artifact_actions, failures, job_results
 from tests.support.gitrepo import GitRepo
+from tests.support.example import copy_example, local_policy, stop_deployments, write_policy
 from tests.support.gpgkeys import make_gpg_home
 from tests.support.prometheus import start_prometheus
 from tests.support.registry import free_port
@@ -32,7 +31,6 @@ from tests.support.tools import tool
 from tests.support.trivydb import DEFAULT_ADVISORIES, build_trivy_db
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
-EXAMPLE = REPO / "examples" / "hello-api"
 
 
 @pytest.fixture(scope="module")
@@ -41,32 +39,19 @@ def pipeline(tmp_path_factory, registry):
     project = f"act-{uuid.uuid4().hex[:6]}"
     port = free_port()
     gpg = make_gpg_home("release@example.com")
-    fingerprint = gpg.fingerprints["release@example.com"]
     cache = base / "trivy"
     build_trivy_db(cache, [a for a in DEFAULT_ADVISORIES if a.package != "bash"])  # a clean base image
-    repo_dir = base / "repo"
-    shutil.copytree(EXAMPLE, repo_dir, ignore=shutil.ignore_patterns(".bayat", "reports", "version.json",
-                                                                     "__pycache__", ".pytest_cache"))
-    policy = yaml.safe_load((EXAMPLE / ".bayat" / "deploy.yml").read_text())
-    policy.update(project=project, artifacts=[{
-        "type": "docker-image", "build_args": {"BASE_IMAGE": os.environ.get("BAYAT_BASE_IMAGE",
-                                                                            "bayat/python-base:bookworm")}}])
-    policy["registries"] = {"containers": {"url": f"{registry.host}/bayat", "insecure": True,
-                                           "signing": {"method": "gpg", "key": fingerprint,
-                                                       "keyring": str(gpg.path),
-                                                       "signature_store": str(base / "signatures")}}}
-    policy["target"] = {"type": "docker-host", "state_dir": str(base / "state" / "{environment}")}
     state = base / "state"
     prometheus = start_prometheus(base / "prometheus", state / "development" / "prometheus" / "targets.json")
-    policy["monitoring"] = {"url": prometheus.url}
-    policy["environments"]["development"] = {"url": f"http://127.0.0.1:{port}", "target": {"port": port},
-                                             "monitoring": {"duration": "20s"}}
-    (repo_dir / ".bayat").mkdir()
-    (repo_dir / ".bayat" / "deploy.yml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    repo_dir = copy_example(base / "repo")
+    write_policy(repo_dir, local_policy(base, project=project, registry=registry, gpg=gpg,
+                                        prometheus_url=prometheus.url, port=port))
     repo = GitRepo(repo_dir)
     origin = base / "origin.git"  # the release tag is pushed here
     subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
-    repo.git("remote", "add", "origin", str(origin))
+    # act names the repository after origin's fetch URL; pushes go to the local bare repository
+    repo.git("remote", "add", "origin", f"https://github.com/acme/{project}.git")
+    repo.git("remote", "set-url", "--push", "origin", str(origin))
     subprocess.run([str(REPO / ".venv" / "bin" / "generate-pipeline")], cwd=repo_dir, check=True,
                    capture_output=True)
     repo.commit("feat: the hello service")
@@ -77,12 +62,7 @@ def pipeline(tmp_path_factory, registry):
     yield context
     approvals.shutdown()
     prometheus.stop()
-    for prefix in (base / "state").glob("*/nginx"):
-        subprocess.run(["nginx", "-p", str(prefix), "-c", "nginx.conf", "-s", "quit"], capture_output=True)
-    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.bayat.project={project}"],
-                         capture_output=True, text=True).stdout.split()
-    if ids:
-        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+    stop_deployments(project, base / "state")
     gpg.remove()
 
 
@@ -128,7 +108,8 @@ def test_the_example_pipeline_runs_through_deploy_and_verify_then_a_broken_relea
 
     # A release that passes its own tests but is broken in the environment (a packaging mistake makes the
     # home page fail): its smoke test fails, the rollback job runs, and 0.1.0 serves on.
-    pipeline["repo"].git("fetch", "--quiet", "--tags", "origin")  # what the next checkout (fetch-depth: 0) sees
+    # what the next checkout (fetch-depth: 0) sees
+    pipeline["repo"].git("fetch", "--quiet", str(pipeline["origin"]), "refs/tags/*:refs/tags/*")
     dockerfile = pipeline["repo"].root / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text().replace("PORT=8080", "PORT=8080 FAIL_RATE=1"))
     pipeline["repo"].commit("fix: tune the container environment")
@@ -141,3 +122,6 @@ def test_the_example_pipeline_runs_through_deploy_and_verify_then_a_broken_relea
                .read_text().splitlines()]
     assert [(r["action"], r["version"], r["outcome"]) for r in records][-2:] == [
         ("deploy", "0.1.1", "rolled-back"), ("rollback", "0.1.0", "succeeded")]
+    # every entry links the run that made it, on the repository act derived from origin
+    assert all(r["pipeline_url"].startswith(f"https://github.com/acme/{pipeline['project']}/actions/runs/")
+               for r in records), [r["pipeline_url"] for r in records]

@@ -38,17 +38,16 @@ from pathlib import Path
 
 import pytest
 import requests
-import yaml
 
 from tests.conftest import REPO
 from tests.support.gitrepo import GitRepo
+from tests.support.example import copy_example, local_policy, stop_deployments, write_policy
 from tests.support.gpgkeys import make_gpg_home
 from tests.support.prometheus import start_prometheus
 from tests.support.registry import free_port
 from tests.support.trivydb import DEFAULT_ADVISORIES, build_trivy_db
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
-EXAMPLE = REPO / "examples" / "hello-api"
 GITLAB_URL = "https://gitlab.example.com/acme/{project}.git"
 
 
@@ -76,27 +75,15 @@ def job_log(output: str, job: str) -> str:
 def make_project(base: Path, registry, *, project: str, port: int, gpg, prometheus_url: str) -> GitRepo:
     """The example service with a policy for this machine, in a git repository whose `origin` gitlab-ci-local
     accepts and whose pushes land in a local bare repository."""
-    repo_dir = base / "repo"
-    shutil.copytree(EXAMPLE, repo_dir, ignore=shutil.ignore_patterns(".bayat", "reports", "version.json",
-                                                                     "__pycache__", ".pytest_cache"))
-    policy = yaml.safe_load((EXAMPLE / ".bayat" / "deploy.yml").read_text())
-    policy.update(project=project, artifacts=[{
-        "type": "docker-image", "build_args": {"BASE_IMAGE": os.environ.get("BAYAT_BASE_IMAGE",
-                                                                            "bayat/python-base:bookworm")}}])
-    policy["registries"] = {"containers": {"url": f"{registry.host}/bayat", "insecure": True,
-                                           "signing": {"method": "gpg", "key": gpg.fingerprints["release@example.com"],
-                                                       "keyring": str(gpg.path),
-                                                       "signature_store": str(base / "signatures")}}}
-    policy["target"] = {"type": "docker-host", "state_dir": str(base / "state" / "{environment}")}
-    policy["monitoring"] = {"url": prometheus_url}
+    repo_dir = copy_example(base / "repo")
+    policy = local_policy(base, project=project, registry=registry, gpg=gpg, prometheus_url=prometheus_url,
+                          port=port)
     # `rollback.automatic: false`: a failed verification is left for the pipeline's rollback job to undo,
     # so the job is what brings the previous version back.
-    policy["environments"]["development"] = {"url": f"http://127.0.0.1:{port}", "target": {"port": port},
-                                             "monitoring": {"duration": "20s"}, "rollback": {"automatic": False}}
+    policy["environments"]["development"]["rollback"] = {"automatic": False}
     # An emergency approver a manual attestation can stand for (group membership cannot be checked offline).
     policy["environments"]["production"]["maintenance"] = {"emergency": {"approvers": ["ops-lead"]}}
-    (repo_dir / ".bayat").mkdir()
-    (repo_dir / ".bayat" / "deploy.yml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    write_policy(repo_dir, policy)
     repo = GitRepo(repo_dir)
     origin = base / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
@@ -165,12 +152,7 @@ def project_on_this_machine(base: Path, registry, trivy_db: Path):
                "run": Runner(base, repo, variables, env), "origin": base / "origin.git"}
     finally:
         prometheus.stop()
-        for prefix in state.glob("*/nginx"):
-            subprocess.run(["nginx", "-p", str(prefix), "-c", "nginx.conf", "-s", "quit"], capture_output=True)
-        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.bayat.project={project}"],
-                             capture_output=True, text=True).stdout.split()
-        if ids:
-            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+        stop_deployments(project, state)
         gpg.remove()
 
 

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, run_command
+from tests.support.example import stop_deployments
 from tests.support.registry import free_port
 
 EXAMPLE = REPO / "examples" / "hello-api"
@@ -82,9 +83,4 @@ def deploy_repo(tmp_path, hello_image):
     repo.root.mkdir()
     repo.policy()
     yield repo
-    for prefix in repo.state.glob("*/nginx"):
-        subprocess.run(["nginx", "-p", str(prefix), "-c", "nginx.conf", "-s", "quit"], capture_output=True)
-    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.bayat.project={project}"],
-                         capture_output=True, text=True).stdout.split()
-    if ids:
-        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+    stop_deployments(project, repo.state)
