@@ -139,7 +139,7 @@ registries:
 def packages_repo(root) -> GitRepo:
     import shutil
 
-    from tests.support.imagerepo import EXAMPLE
+    from tests.support.example import EXAMPLE
 
     repo = GitRepo(root)
     shutil.copytree(EXAMPLE / "chart", root / "chart")
@@ -199,3 +199,15 @@ def test_rpm_without_rpmbuild_says_what_to_install(bayat, tmp_path):
     result = bayat("build", "--version", "1.0.0", cwd=repo.root)
     assert result.code == 1
     assert "rpmbuild is not installed" in result.stdout
+
+
+def test_a_failed_package_build_leaves_dist_as_it_was(bayat, tmp_path):
+    repo = packages_repo(tmp_path / "tools")
+    dist = repo.root / ".bayat" / "dist"
+    dist.mkdir(parents=True)
+    (dist / "earlier.tgz").write_text("from an earlier build\n")
+    (repo.root / "chart" / "Chart.yaml").write_text("apiVersion: v2\nname: [not, a, name]\n")  # real helm refuses it
+    result = bayat("build", "--version", "2.1.0", "--only", "helm-chart", cwd=repo.root, env=tools_env())
+    assert result.code != 0, result.stdout + result.stderr
+    assert "helm package failed" in result.stdout + result.stderr
+    assert sorted(p.name for p in dist.iterdir()) == ["earlier.tgz"]  # no staging folder, no half-made chart

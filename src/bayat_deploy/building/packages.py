@@ -43,21 +43,24 @@ def debian_version(version: str) -> str:
     return f"{text}+{build}" if build else text
 
 
-def _staging(dist: Path) -> Path:
+def _build_staged(dist: Path, argv_for, *, cwd: Path, context: RunContext, what: str,
+                  env: dict | None = None) -> list[Path]:
+    """Run a packaging tool that writes into a fresh staging folder given by `argv_for(staging)`, then move
+    its files into dist/ (replacing files of the same name); the new paths. A failed build leaves dist/ as
+    it was."""
     dist.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=".staging-", dir=dist))
-
-
-def _collect(staging: Path, dist: Path) -> list[Path]:
-    """Move what a builder wrote into dist/ (replacing files of the same name); the new paths."""
-    moved = []
-    for item in sorted(staging.iterdir()):
-        if item.is_file():
-            target = dist / item.name
-            item.replace(target)
-            moved.append(target)
-    shutil.rmtree(staging, ignore_errors=True)
-    return moved
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=dist))
+    try:
+        _run(argv_for(staging), cwd=cwd, context=context, what=what, env=env)
+        moved = []
+        for item in sorted(staging.iterdir()):
+            if item.is_file():
+                target = dist / item.name
+                item.replace(target)
+                moved.append(target)
+        return moved
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _run(argv: list[str], *, cwd: Path, context: RunContext, what: str, env: dict | None = None,
@@ -84,40 +87,25 @@ def build_python(root: Path, path: str, version: str, dist: Path, context: RunCo
 
     if importlib.util.find_spec("build") is None:
         raise ToolMissing("python -m build needs the `build` package: pip install 'bayat-deploy[packages]'")
-    staging = _staging(dist)
-    try:
-        # setuptools-scm and hatch-vcs take the version from here; a static version in pyproject wins.
-        _run([sys.executable, "-m", "build", "--outdir", str(staging), str(source)], cwd=source, context=context,
-             what="python -m build", env={"SETUPTOOLS_SCM_PRETEND_VERSION": pep440(version)})
-    except BayatError:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return _collect(staging, dist)
+    # setuptools-scm and hatch-vcs take the version from here; a static version in pyproject wins.
+    return _build_staged(dist, lambda staging: [sys.executable, "-m", "build", "--outdir", str(staging), str(source)],
+                         cwd=source, context=context, what="python -m build",
+                         env={"SETUPTOOLS_SCM_PRETEND_VERSION": pep440(version)})
 
 
 def build_npm(root: Path, path: str, version: str, dist: Path, context: RunContext) -> list[Path]:
     source = _directory(root, path, "npm-package", "package.json")
     tools.require("npm", "install Node.js and npm")
-    staging = _staging(dist)
-    try:
-        _run(["npm", "pack", "--pack-destination", str(staging)], cwd=source, context=context, what="npm pack")
-    except BayatError:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return _collect(staging, dist)
+    return _build_staged(dist, lambda staging: ["npm", "pack", "--pack-destination", str(staging)],
+                         cwd=source, context=context, what="npm pack")
 
 
 def build_helm(root: Path, path: str, version: str, dist: Path, context: RunContext) -> list[Path]:
     source = _directory(root, path, "helm-chart", "Chart.yaml")
     tools.require("helm", "install helm (scripts/setup puts it in .tools/bin)")
-    staging = _staging(dist)
-    try:
-        _run(["helm", "package", str(source), "--version", version, "--app-version", version,
-              "--destination", str(staging)], cwd=root, context=context, what="helm package")
-    except BayatError:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return _collect(staging, dist)
+    return _build_staged(dist, lambda staging: ["helm", "package", str(source), "--version", version,
+                                                "--app-version", version, "--destination", str(staging)],
+                         cwd=root, context=context, what="helm package")
 
 
 def build_terraform(root: Path, path: str, name: str, version: str, dist: Path) -> list[Path]:
