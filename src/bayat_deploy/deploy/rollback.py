@@ -92,11 +92,7 @@ def _rollback(deployment, to, reason, automatic, decided, started, failed_versio
         if candidate is not None and candidate.weight > 0 and "stable" not in tracks:
             # the failed version holds all the traffic (a rolling update replaced every instance): start the
             # good one beside it as stable, switch, then stop the failed one
-            target.launch(release, "stable", replicas)
-            health = target.health("stable", timeout)
-            if not health.ok:
-                target.retire("stable")
-                raise BayatError(f"rollback to {to} failed: the old version does not start: {health.detail}")
+            _start(target, release, "stable", replicas, timeout)
             target.shift({"stable": 100})
             seconds = time.monotonic() - decided
             target.retire("candidate")
@@ -105,11 +101,7 @@ def _rollback(deployment, to, reason, automatic, decided, started, failed_versio
                 if "stable" in tracks:
                     target.shift({"stable": 100})
                 target.retire("candidate")
-            target.launch(release, "candidate", replicas)
-            health = target.health("candidate", timeout)
-            if not health.ok:
-                target.retire("candidate")
-                raise BayatError(f"rollback to {to} failed: the old version does not start: {health.detail}")
+            _start(target, release, "candidate", replicas, timeout)
             target.shift({"candidate": 100})
             seconds = time.monotonic() - decided
             target.promote("candidate")
@@ -138,6 +130,15 @@ def _rollback(deployment, to, reason, automatic, decided, started, failed_versio
     if not verdict.passed:
         raise BayatError(f"rolled back to {to}, but it does not verify: {verdict.reason}")
     return RollbackResult(entry, seconds, note)
+
+
+def _start(target, release: Release, track: str, replicas: int, timeout: float) -> None:
+    """Start the version to roll back to on `track` and wait until it is healthy; stop it again if not."""
+    target.launch(release, track, replicas)
+    health = target.health(track, timeout)
+    if not health.ok:
+        target.retire(track)
+        raise BayatError(f"rollback to {release.version} failed: the old version does not start: {health.detail}")
 
 
 def _reached(state, version: str) -> bool:
