@@ -15,7 +15,8 @@ import requests
 
 from bayat_deploy.registry.client import RegistryClient
 from tests.support.gitrepo import GitRepo
-from tests.support.imagerepo import EXAMPLE, credentials_env, tools_env, unique_namespace
+from tests.support.example import EXAMPLE
+from tests.support.imagerepo import credentials_env, tools_env, unique_namespace
 from tests.support.registry import free_port
 
 USER, PASSWORD = "uploader", "pa55-for-tests"

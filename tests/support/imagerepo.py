@@ -7,10 +7,10 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from tests.support.example import EXAMPLE
 from tests.support.gitrepo import GitRepo
 from tests.support.registry import LocalRegistry
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hello-api"
 BASE_IMAGE_ARG = ["--build-arg", "BASE_IMAGE=bayat/python-base:bookworm"]
 EXAMPLE_REGISTRY_BLOCK = "  containers:\n    url: 127.0.0.1:5000/bayat\n    insecure: true\n"
 
