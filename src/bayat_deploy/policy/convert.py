@@ -158,12 +158,19 @@ def _convert_scalar(tp: Any, node: Scalar, path: str, ctx: Context, meta: dict) 
         if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
             return ctx.error(node.mark, f"expected a string, got {_kind(node)}")
         text = value if isinstance(value, str) else str(value)
+        if "\n" in text and not meta.get("multiline"):
+            return ctx.error(node.mark, "must be a single line (it is shown in reports and generated pipelines)")
         pattern = meta.get("pattern")
-        if pattern and not _regex(pattern).match(text):
+        if pattern and not _regex(pattern).fullmatch(text):
             rule = meta.get("pattern_hint") or f"it must match {pattern}"
             return ctx.error(node.mark, f"{text!r} is not valid: {rule}")
         return text
     return ctx.error(node.mark, f"unsupported type {tp!r}")  # pragma: no cover - a model bug
+
+
+# Constraints of a list or mapping field that apply to each of its items (a pattern on `branches` is
+# the pattern of every branch).
+ITEM_CONSTRAINTS = ("pattern", "pattern_hint", "multiline")
 
 
 def _regex(pattern: str):
@@ -225,7 +232,8 @@ def _convert_list(item_tp: Any, node: Node, path: str, ctx: Context, meta: dict)
         node = Sequence(node.mark)
     if not isinstance(node, Sequence):
         return ctx.error(node.mark, f"expected a list, got {_kind(node)}")
-    items = [convert(item_tp, item, f"{path}[{i}]", ctx) for i, item in enumerate(node.items)]
+    item_meta = {key: meta[key] for key in ITEM_CONSTRAINTS if key in meta}
+    items = [convert(item_tp, item, f"{path}[{i}]", ctx, item_meta) for i, item in enumerate(node.items)]
     if any(item is INVALID for item in items):
         return tuple(items)  # already reported; kept so sibling values can still be checked
     if meta.get("min_items") and len(items) < meta["min_items"]:
@@ -244,10 +252,11 @@ def _convert_dict(value_tp: Any, node: Node, path: str, ctx: Context, meta: dict
         node = Mapping(node.mark)
     if not isinstance(node, Mapping):
         return ctx.error(node.mark, f"expected a mapping, got {_kind(node)}")
+    item_meta = {key: meta[key] for key in ITEM_CONSTRAINTS if key in meta}
     result = {}
     for key, (key_mark, child) in node.entries.items():
         ctx.marks.setdefault(_join(path, key), key_mark)
-        result[key] = convert(value_tp, child, _join(path, key), ctx)
+        result[key] = convert(value_tp, child, _join(path, key), ctx, item_meta)
     return result
 
 

@@ -77,7 +77,7 @@ ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 
 def environment_names_are_usable(policy: Policy, report: Reporter) -> None:
     for name, path, _ in _envs(policy):
-        if not ENVIRONMENT_NAME.match(name):
+        if not ENVIRONMENT_NAME.fullmatch(name):
             report.error("environment names become job, namespace and DNS names: use lower-case letters, digits "
                          "and dashes, starting with a letter (at most 31 characters)", path)
 

@@ -61,20 +61,26 @@ def _type(tp: Any, defs: dict, meta: dict | None = None) -> dict:
         return tp.json_schema()
     origin = typing.get_origin(tp)
     if origin is tuple:
-        schema = {"type": "array", "items": _type(typing.get_args(tp)[0], defs)}
+        schema = {"type": "array", "items": _type(typing.get_args(tp)[0], defs, _item_meta(meta))}
         if meta.get("min_items"):
             schema["minItems"] = meta["min_items"]
         if meta.get("unique"):
             schema["uniqueItems"] = True
         return schema
     if origin is dict:
-        return {"type": "object", "additionalProperties": _type(typing.get_args(tp)[1], defs)}
+        return {"type": "object", "additionalProperties": _type(typing.get_args(tp)[1], defs, _item_meta(meta))}
     simple = {str: "string", bool: "boolean", int: "integer", float: "number"}[tp]
     schema = {"type": simple}
     for key, json_key in (("minimum", "minimum"), ("maximum", "maximum"), ("pattern", "pattern")):
         if meta.get(key) is not None and (key != "pattern" or tp is str):
             schema[json_key] = meta[key]
     return schema
+
+
+def _item_meta(meta: dict) -> dict:
+    from bayat_deploy.policy.convert import ITEM_CONSTRAINTS
+
+    return {key: meta[key] for key in ITEM_CONSTRAINTS if key in meta}
 
 
 def _model(cls: type, defs: dict) -> dict:

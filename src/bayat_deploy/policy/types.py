@@ -214,7 +214,7 @@ class SemVer:
     @classmethod
     def parse(cls, value: Any) -> "SemVer":
         text = str(value).strip()
-        if isinstance(value, float) or not _SEMVER.match(text):
+        if isinstance(value, float) or not _SEMVER.fullmatch(text):
             raise ValueError(f"{value!r} is not a SemVer version (MAJOR.MINOR.PATCH, e.g. 1.4.0)")
         return cls(text)
 
@@ -228,7 +228,17 @@ class SemVer:
     __str__ = dump
 
 
-_SECRET_SCHEMES = ("env", "vault", "aws-sm", "file")
+# What each scheme's target may look like (fullmatch). An `env:` name becomes a CI secret or variable name
+# in the generated pipelines (`secrets.NAME`, `$NAME`), so it is held to the portable environment-variable
+# spelling that GitHub and GitLab both accept.
+SECRET_TARGETS = {
+    "env": (r"[A-Z_][A-Z0-9_]*", "an environment variable name: upper-case letters, digits and underscores, "
+                                  "not starting with a digit (env:REGISTRY_PASSWORD)"),
+    "vault": (r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+#[A-Za-z0-9_.-]+", "vault:<mount>/<path>#<key>"),
+    "aws-sm": (r"[A-Za-z0-9/_+=.@:-]+", "a secret name or ARN (letters, digits and /_+=.@:-)"),
+    "file": (r"[^\s]+", "a file path without spaces"),
+}
+_SECRET_SCHEMES = tuple(SECRET_TARGETS)
 
 
 @dataclass(frozen=True)
@@ -247,12 +257,17 @@ class SecretRef:
                 "secrets are written as references, never as values: "
                 "env:NAME, vault:path#key, aws-sm:name or file:path"
             )
+        pattern, hint = SECRET_TARGETS[scheme]
+        if not re.fullmatch(pattern, target):
+            raise ValueError(f"{text!r} is not a valid {scheme}: reference; write {hint}")
         return cls(scheme, target)
 
     @classmethod
     def json_schema(cls) -> dict:
-        return {"type": "string", "pattern": r"^(env|vault|aws-sm|file):.+$",
-                "description": "Secret reference: env:NAME, vault:path#key, aws-sm:name or file:path."}
+        alternatives = "|".join(f"{scheme}:{pattern}" for scheme, (pattern, _) in SECRET_TARGETS.items())
+        return {"type": "string", "pattern": f"^({alternatives})$",
+                "description": "Secret reference: env:NAME (NAME: A-Z, 0-9, _), vault:mount/path#key, aws-sm:name "
+                               "or file:path."}
 
     def dump(self) -> str:
         return f"{self.scheme}:{self.target}"
@@ -260,23 +275,38 @@ class SecretRef:
     __str__ = dump
 
 
+# RFC 3986 characters, without `$` (GitLab expands $NAME in environment URLs: a URL must not read a CI
+# variable into the environment page) and without quotes, which no URL needs unescaped.
+_URL_CHARACTERS = r"[A-Za-z0-9._~:/?#\[\]@!&()*+,;=%-]"
+URL_PATTERN = rf"https?://{_URL_CHARACTERS}+"
+
+
 @dataclass(frozen=True)
 class Url:
-    """An absolute http(s) URL."""
+    """An absolute http(s) URL (RFC 3986 characters; percent-encode anything else, `$` as %24)."""
 
     text: str
 
     @classmethod
     def parse(cls, value: Any) -> "Url":
         text = str(value).strip()
-        parts = urlsplit(text)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if not isinstance(value, str):
             raise ValueError(f"{value!r} is not an absolute http(s) URL")
+        bad = re.search(rf"(?!{_URL_CHARACTERS}).", text)
+        if bad:
+            raise ValueError(f"{text!r} is not a URL: {bad.group()!r} must be percent-encoded")
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not a URL: {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{text!r} is not an absolute http(s) URL")
         return cls(text)
 
     @classmethod
     def json_schema(cls) -> dict:
-        return {"type": "string", "pattern": r"^https?://\S+$", "format": "uri"}
+        return {"type": "string", "pattern": f"^{URL_PATTERN}$", "format": "uri"}
 
     def dump(self) -> str:
         return self.text
@@ -296,7 +326,7 @@ class Quantity:
     @classmethod
     def parse(cls, value: Any) -> "Quantity":
         text = str(value).strip()
-        if isinstance(value, bool) or not _QUANTITY.match(text):
+        if isinstance(value, bool) or not _QUANTITY.fullmatch(text):
             raise ValueError(f"{value!r} is not a resource quantity (e.g. 500m, 2, 512Mi, 1Gi)")
         return cls(text)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bayat_deploy.policy.model.fields import f
+from bayat_deploy.policy.model.fields import REF_HINT, REF_PATTERN, URL_PATH, URL_PATH_HINT, f
 from bayat_deploy.policy.model.strategies import Rolling, Strategy
 from bayat_deploy.policy.model.targets import Resources, Target
 from bayat_deploy.policy.types import CronSchedule, Duration, IsoDate, Pattern, Percent, Severity, TimeZone, Url
@@ -21,8 +21,8 @@ STANDARD_CHECKS = ("tests", "security-scan", "infrastructure", "approvals", "rel
 class DeployFrom:
     """Git refs allowed to deploy to the environment (GitHub deployment branch policies, GitLab protected refs)."""
 
-    branches: tuple[str, ...] = f("Branch name patterns.", ("main",))
-    tags: tuple[str, ...] = f("Tag name patterns.", ())
+    branches: tuple[str, ...] = f("Branch name patterns.", ("main",), pattern=REF_PATTERN, pattern_hint=REF_HINT)
+    tags: tuple[str, ...] = f("Tag name patterns.", (), pattern=REF_PATTERN, pattern_hint=REF_HINT)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,9 +135,9 @@ class SmokeTest:
     name: str = f("Name shown in reports.", pattern=r"^[a-z0-9][a-z0-9_-]*$",
                    pattern_hint="lower-case letters, digits, dashes and underscores")
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = f("HTTP method.", "GET")
-    path: str = f("Path on the environment URL.", "/", pattern=r"^/", pattern_hint="a path starting with /")
+    path: str = f("Path on the environment URL.", "/", pattern=URL_PATH, pattern_hint=URL_PATH_HINT)
     headers: dict[str, str] = f("Request headers.", {})
-    body: str | None = f("Request body.", None)
+    body: str | None = f("Request body.", None, multiline=True)
     expect: Expect = f("Expected response.", Expect())
     critical: bool = f("A failure means critical functionality is unavailable (a rollback trigger).", True)
 
@@ -147,8 +147,10 @@ class Verify:
     """Post-deployment verification (standard: Post-Deployment Verification)."""
 
     smoke_tests: tuple[SmokeTest, ...] = f("Smoke tests.", ())
-    version_path: str | None = f("Endpoint whose JSON `version` must equal the deployed version.", "/version")
-    metrics_path: str | None = f("Metrics endpoint that must answer (metrics are working).", "/metrics")
+    version_path: str | None = f("Endpoint whose JSON `version` must equal the deployed version.", "/version",
+                                 pattern=URL_PATH, pattern_hint=URL_PATH_HINT)
+    metrics_path: str | None = f("Metrics endpoint that must answer (metrics are working).", "/metrics",
+                                 pattern=URL_PATH, pattern_hint=URL_PATH_HINT)
     retries: int = f("Attempts per smoke test.", 3, minimum=1, maximum=20)
     retry_delay: Duration = f("Pause between attempts.", Duration(2))
     deadline: Duration = f("All verification must finish within this.", Duration(120))
@@ -190,7 +192,7 @@ class Monitoring:
 
     queries: dict[str, str] = f(
         "Extra queries compared before/after the deploy, e.g. business metrics; {job} and {interval} are filled in.",
-        {})
+        {}, multiline=True)
     duration: Duration = f("How long `bayat-deploy monitor` watches by default.", Duration(900))
     warning_change: Percent = f("Relative worsening of a metric that raises a warning.", Percent(20))
     critical_change: Percent = f("Relative worsening that raises a critical alert.", Percent(50))

@@ -27,13 +27,14 @@ class MetricsProvider:
         "and {interval} are filled in. `or vector(0)`: a service that never failed has no 5xx series, which "
         "means no errors, not no data.",
         '(sum(rate(http_requests_total{{{selector},status=~"5.."}}[{interval}])) or vector(0))'
-        ' / sum(rate(http_requests_total{{{selector}}}[{interval}]))')
+        ' / sum(rate(http_requests_total{{{selector}}}[{interval}]))', multiline=True)
     latency: str = f(
         "PromQL for a latency percentile in seconds; {quantile}, {selector} and {interval} are filled in.",
         "histogram_quantile({quantile}, sum by (le) (rate(http_request_duration_seconds_bucket{{{selector}}}"
-        "[{interval}])))")
-    cpu: str = f("PromQL for CPU use.", "sum(rate(process_cpu_seconds_total{{{selector}}}[{interval}]))")
-    memory: str = f("PromQL for memory use.", "sum(process_resident_memory_bytes{{{selector}}})")
+        "[{interval}])))", multiline=True)
+    cpu: str = f("PromQL for CPU use.", "sum(rate(process_cpu_seconds_total{{{selector}}}[{interval}]))",
+                 multiline=True)
+    memory: str = f("PromQL for memory use.", "sum(process_resident_memory_bytes{{{selector}}})", multiline=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,9 +120,10 @@ class FeatureFlagSettings:
 class Database:
     """Database changes around a deploy (standard: restore database if necessary)."""
 
-    migrate: str | None = f("Migration command, run after the backup and before traffic moves.", None)
-    backup: str | None = f("Backup command; {backup} is the file to write.", None)
-    restore: str | None = f("Restore command; {backup} is the file to read.", None)
+    migrate: str | None = f("Migration command, run after the backup and before traffic moves.", None,
+                            multiline=True)
+    backup: str | None = f("Backup command; {backup} is the file to write.", None, multiline=True)
+    restore: str | None = f("Restore command; {backup} is the file to read.", None, multiline=True)
     timeout: Duration = f("Time limit for each command.", Duration(900))
 
 

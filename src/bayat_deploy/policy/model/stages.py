@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Union
 
-from bayat_deploy.policy.model.fields import f
+from bayat_deploy.policy.model.fields import REF_HINT, REF_PATTERN, URL_PATH, URL_PATH_HINT, f
 from bayat_deploy.policy.types import Duration, Pattern, Percent, SecretRef, SemVer, Severity, Url
 
 NAME = r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$"
@@ -18,11 +18,12 @@ class Versioning:
 
     scheme: Literal["semver"] = f("Version scheme; the standard mandates SemVer.", "semver")
     commits: Literal["conventional"] = f("Commit convention the next version is computed from.", "conventional")
-    tag_prefix: str = f("Prefix of release tags (v1.2.3).", "v")
+    tag_prefix: str = f("Prefix of release tags (v1.2.3).", "v", pattern=r"^[A-Za-z0-9._/-]*$",
+                        pattern_hint="letters, digits and . _ / - (or empty)")
     initial: SemVer = f("Version used when the repository has no release tag yet.", SemVer("0.1.0"))
     release_branches: tuple[str, ...] = f(
         "Branches (glob patterns) that produce stable releases; others get pre-release versions.",
-        ("main",), min_items=1)
+        ("main",), min_items=1, pattern=REF_PATTERN, pattern_hint=REF_HINT)
     prerelease_identifier: str = f("Pre-release identifier on non-release branches (1.4.0-rc.3).", "rc",
                                    pattern=r"^[0-9A-Za-z-]+$")
     build_metadata: bool = f("Append +<short sha> build metadata to pre-release versions.", True)
@@ -137,7 +138,7 @@ class Command:
     """A shell command run by a stage."""
 
     name: str = f("Short name shown in reports.", pattern=NAME, pattern_hint=NAME_HINT)
-    run: str = f("Shell command.")
+    run: str = f("Shell command.", multiline=True)
     working_directory: str = f("Directory it runs in, relative to the repository.", ".")
     timeout: Duration = f("Time limit.", Duration(1800))
 
@@ -153,7 +154,7 @@ class Build:
 class TestSuite:
     """One kind of automated tests."""
 
-    run: str = f("Command that runs the tests.")
+    run: str = f("Command that runs the tests.", multiline=True)
     junit: str | None = f("Glob of JUnit XML reports the command writes.", None)
     working_directory: str = f("Directory it runs in.", ".")
     timeout: Duration = f("Time limit.", Duration(1800))
@@ -164,8 +165,8 @@ class Performance:
     """Performance tests for staging/production (standard: Automated Testing)."""
 
     environments: tuple[str, ...] = f("Environments whose deploys need a performance test.", ("staging", "production"))
-    run: str | None = f("A load-test command; without it the built-in HTTP load probe runs.", None)
-    path: str = f("Path the built-in probe requests.", "/")
+    run: str | None = f("A load-test command; without it the built-in HTTP load probe runs.", None, multiline=True)
+    path: str = f("Path the built-in probe requests.", "/", pattern=URL_PATH, pattern_hint=URL_PATH_HINT)
     requests: int = f("Requests the built-in probe sends.", 200, minimum=1, maximum=100000)
     concurrency: int = f("Parallel connections of the built-in probe.", 10, minimum=1, maximum=256)
     percentile: int = f("Latency percentile compared with max_latency.", 95, minimum=50, maximum=100)

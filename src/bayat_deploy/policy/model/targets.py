@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Union
 
-from bayat_deploy.policy.model.fields import f
+from bayat_deploy.policy.model.fields import HOST, HOST_HINT, STATE_DIR, STATE_DIR_HINT, URL_PATH, URL_PATH_HINT, f
 from bayat_deploy.policy.types import Duration, Quantity
 
 
@@ -16,14 +16,16 @@ class DockerHost:
     type: Literal["docker-host"] = f("Target type.")
     docker_host: str | None = f("Docker engine address (unix:///var/run/docker.sock, ssh://...); default: DOCKER_HOST.",
                                 None)
-    listen: str = f("Address nginx listens on.", "127.0.0.1")
+    listen: str = f("Address nginx listens on.", "127.0.0.1", pattern=HOST, pattern_hint=HOST_HINT)
     port: int | None = f("Port nginx serves the environment on; default 8081-8084 by tier.", None,
                          minimum=1, maximum=65535)
     container_port: int = f("Port the application listens on inside the container.", 8080, minimum=1, maximum=65535)
-    health_path: str = f("Health endpoint used during the switch.", "/health")
+    health_path: str = f("Health endpoint used during the switch.", "/health", pattern=URL_PATH,
+                         pattern_hint=URL_PATH_HINT)
     state_dir: str = f("Directory on the Docker host for nginx, deployment records and locks; it must outlive "
                        "CI jobs, so it is outside the checkout by default.",
-                       "~/.local/state/bayat-deploy/{project}/{environment}")
+                       "~/.local/state/bayat-deploy/{project}/{environment}", pattern=STATE_DIR,
+                       pattern_hint=STATE_DIR_HINT)
     env: dict[str, str] = f("Extra environment variables for the containers (secrets by reference).", {})
 
 
@@ -67,7 +69,8 @@ class Kubernetes:
     gitops: GitOps | None = f("Deploy through Argo CD / Flux instead of running helm.", None)
     state_dir: str = f("Directory for deployment records, locks, generated values and the config repository "
                        "clone; it should outlive CI jobs, so it is outside the checkout by default.",
-                       "~/.local/state/bayat-deploy/{project}/{environment}")
+                       "~/.local/state/bayat-deploy/{project}/{environment}", pattern=STATE_DIR,
+                       pattern_hint=STATE_DIR_HINT)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,7 +90,8 @@ class Serverless:
                            "{project}-{environment}")
     stack: str = f("CloudFormation stack (SAM) or service stage the deployment updates.", "{project}-{environment}")
     state_dir: str = f("Directory for deployment records, locks and the health-check payloads.",
-                       "~/.local/state/bayat-deploy/{project}/{environment}")
+                       "~/.local/state/bayat-deploy/{project}/{environment}", pattern=STATE_DIR,
+                       pattern_hint=STATE_DIR_HINT)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,7 +112,8 @@ class Terraform:
     var_files: tuple[str, ...] = f("Variable files; {environment} is substituted.", ())
     ansible: Ansible | None = f("Ansible hand-off after apply.", None)
     state_dir: str = f("Directory for deployment records, locks and the generated tfvars.",
-                       "~/.local/state/bayat-deploy/{project}/{environment}")
+                       "~/.local/state/bayat-deploy/{project}/{environment}", pattern=STATE_DIR,
+                       pattern_hint=STATE_DIR_HINT)
 
 
 Target = Union[DockerHost, Kubernetes, Serverless, Terraform]
