@@ -26,8 +26,8 @@ class Pin:
     version: str
 
     @property
-    def uses(self) -> str:
-        return f"{self.repository}@{self.sha} # {self.version}"
+    def reference(self) -> str:
+        return f"{self.repository}@{self.sha}"
 
 
 PINS = {

@@ -45,10 +45,6 @@ class Preference:
     note: str = ""
 
     @property
-    def type_yaml(self) -> str:
-        return f"!Ref {self.custom.name}" if self.custom else self.type
-
-    @property
     def first_weight(self) -> int:
         """Per cent of traffic on the new version in the first increment (100 for all at once)."""
         if self.custom:
