@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bayat_deploy import argtypes
 from bayat_deploy import cli as base
 from bayat_deploy.errors import EXIT_FAILED
 
@@ -65,7 +66,7 @@ def _add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 when the committed pipeline files differ from the policy")
     parser.add_argument("--dir", type=Path, default=Path("."), help="repository to render into (default: .)")
-    parser.add_argument("--action-ref", default="v1",
+    parser.add_argument("--action-ref", default="v1", type=argtypes.git_ref,
                         help="version of bayat/deploy-action the pipeline uses (a tag, or a commit SHA to pin)")
 
 
