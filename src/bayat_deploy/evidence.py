@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from bayat_deploy.redact import redact_data
+
 SCHEMA = "bayat-deploy/evidence/v1"
 STATUSES = ("pass", "fail")
 
@@ -68,7 +70,7 @@ class Envelope:
         return self.status == "pass"
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, default=str) + "\n"
+        return json.dumps(redact_data(asdict(self)), indent=2, default=str) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> "Envelope":

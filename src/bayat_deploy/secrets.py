@@ -7,13 +7,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bayat_deploy import redact
 from bayat_deploy.context import RunContext
 from bayat_deploy.errors import BadInput
 from bayat_deploy.policy.types import SecretRef
 
 
 def resolve(ref: SecretRef | None, context: RunContext, *, what: str) -> str | None:
-    """The secret's value, or None when the reference is None or points at an unset variable."""
+    """The secret's value, or None when the reference is None or points at an unset variable. From now
+    on the value is masked in everything this process prints or writes (see `redact`)."""
+    value = _resolve(ref, context, what)
+    redact.remember(value)
+    return value
+
+
+def _resolve(ref: SecretRef | None, context: RunContext, what: str) -> str | None:
     if ref is None:
         return None
     if ref.scheme == "env":

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from bayat_deploy import redact
 from bayat_deploy.context import RunContext
 from bayat_deploy.platform import Platform, for_context
 from bayat_deploy.policy.loader import LoadedPolicy, load_policy
@@ -26,7 +27,9 @@ class Session:
         for warning in loaded.warnings:
             print(warning.format(), file=sys.stderr)
         context = RunContext.from_environment(cwd=loaded.root)
-        return cls(loaded, context, for_context(context, loaded.root))
+        platform = for_context(context, loaded.root)
+        redact.announce_to(platform.mask)
+        return cls(loaded, context, platform)
 
     @property
     def policy(self) -> Policy:

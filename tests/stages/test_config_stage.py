@@ -386,3 +386,36 @@ def test_an_overridden_production_endpoint_never_reaches_the_environment(bayat, 
     result = bayat("config", "validate", "--env", "development", cwd=repo)
     assert result.code == 1
     assert "config/default.yml:1:10: error: api_url: points at production's endpoint" in result.stdout
+
+
+def test_a_password_inside_a_url_is_masked_in_the_table_and_the_evidence(bayat, tmp_path):
+    """DATABASE_URL is not named like a secret, but the password in it is one."""
+    repo = make_repo(tmp_path / "repo", "project: shop\nconfig:\n  files: [config/app.yml]\n  keys:\n"
+                                        "    DATABASE_URL: { type: url }\n",
+                     {"config/app.yml": "database_url: postgres://user:Sup3rSecret@db.example.com:5432/db\n"})
+    result = bayat("config", "validate", "--env", "staging", "--show", cwd=repo)
+    assert result.code == 0, result.stdout + result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("DATABASE_URL "))
+    assert row.split()[1] == "postgres://user:***@db.example.com:5432/db"
+    written = (repo / ".bayat" / "evidence" / "config-staging.json").read_text()
+    assert "Sup3rSecret" not in written + result.stdout + result.stderr
+    assert evidence(repo, "staging")["details"]["effective"]["DATABASE_URL"]["value"] == \
+        "postgres://user:***@db.example.com:5432/db"
+
+
+def test_on_github_a_resolved_secret_is_announced_with_add_mask_and_masked_everywhere_else(bayat, tmp_path):
+    """The runner hides an ::add-mask:: value in the logs of every later step; our own output masks it too."""
+    dead_port = closed_port()
+    secret = f"http://127.0.0.1:{dead_port}/hook/Zq81-not-a-word"
+    repo = make_repo(tmp_path / "repo", "project: shop\nconfig:\n  files: [app.yml]\n  keys:\n"
+                                        "    HOOK_URL: { type: url, check_connectivity: true }\n",
+                     {"app.yml": "hook_url: env:HOOK_URL\n"})
+    summary = tmp_path / "summary.md"
+    result = bayat("config", "validate", "--env", "staging", "--connect", "--show", cwd=repo,
+                   env={"HOOK_URL": secret, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.code == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert f"::add-mask::{secret}" in lines
+    written = (repo / ".bayat" / "evidence" / "config-staging.json").read_text() + summary.read_text()
+    others = [line for line in lines if not line.startswith("::add-mask::")] + result.stderr.splitlines()
+    assert not [line for line in others if "Zq81" in line] and "Zq81" not in written

@@ -19,6 +19,7 @@ from bayat_deploy.configuration.values import host_and_port, is_empty, secret_re
 from bayat_deploy.context import RunContext
 from bayat_deploy.errors import BadInput
 from bayat_deploy.policy.types import SecretRef
+from bayat_deploy.redact import redact
 
 TIMEOUT = 3.0  # seconds: a service that needs longer to accept a connection is a finding anyway
 DEFAULT_PORTS = {"http": 80, "https": 443, "postgres": 5432, "postgresql": 5432, "mysql": 3306, "mariadb": 3306,
@@ -108,7 +109,7 @@ def _http(key: str, url: str, hidden: bool, timeout: float) -> Check:
     import urllib.request
 
     started = time.monotonic()
-    shown = "the URL" if hidden else url
+    shown = "the URL" if hidden else redact(url)
     request = urllib.request.Request(url, headers={"User-Agent": "bayat-deploy config validate"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only

@@ -7,6 +7,7 @@ from typing import Any
 
 from bayat_deploy.configuration.hierarchy import Entry, Resolution
 from bayat_deploy.configuration.values import is_empty, secret_ref
+from bayat_deploy.redact import redact
 
 MASK = "******"
 MAX_VALUE = 80
@@ -21,7 +22,7 @@ def shown_value(entry: Entry) -> str:
         return str(value)
     if entry.secret and not is_empty(value):
         return MASK
-    text = value if isinstance(value, str) else json.dumps(value)
+    text = redact(value if isinstance(value, str) else json.dumps(value))
     return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 3] + "..."
 
 

@@ -99,7 +99,7 @@ def _yaml(text: str, display: str) -> tuple[list[Setting], list[SourceError]]:
     from bayat_deploy.policy.yamlpos import Mapping as Node, load_text
 
     try:
-        root = load_text(text, display)
+        root = load_text(text, display, strict_text=False)
     except PolicyError as exc:
         return [], [SourceError(display, d.message, Location(d.file, d.line, d.column), d.path)
                     for d in exc.diagnostics]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from bayat_deploy.errors import BayatError
+from bayat_deploy.redact import redact_data
 
 ACTIONS = ("deploy", "rollback", "promote", "abort", "drill", "flags", "decommission",
            "emergency")  # emergency: a maintenance-window override (bayat-deploy window check --emergency)
@@ -45,7 +46,7 @@ class Entry:
     id: str = ""  # filled in on append: <unix ms>-<pid>
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, default=str)
+        return json.dumps(redact_data(asdict(self)), sort_keys=True, default=str)
 
 
 class DeploymentLocked(BayatError):

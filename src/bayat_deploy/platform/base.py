@@ -36,6 +36,10 @@ class Platform:
         where = f"{annotation.file}:{annotation.line or 1}: " if annotation.file else ""
         print(f"{where}{annotation.level}: {annotation.message}", file=sys.stderr)
 
+    def mask(self, value: str) -> None:
+        """Hide a secret value in the CI's logs from now on, including those of later steps (GitHub's
+        ::add-mask::). GitLab masks only variables declared masked; on a laptop nothing is needed."""
+
     def git_credentials(self) -> list[str]:
         """`git -c` options that authenticate a push with the job's own token (none on a laptop: git's
         own credentials apply)."""

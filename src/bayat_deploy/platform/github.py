@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from bayat_deploy.platform.base import Annotation, Platform
+from bayat_deploy.redact import redact
 
 
 def _escape_data(text: str) -> str:
@@ -38,13 +39,21 @@ class GitHub(Platform):
         server = self.context.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
         return ["-c", f"http.{server}/.extraheader=AUTHORIZATION: basic {basic}"]
 
+    def mask(self, value: str) -> None:
+        # Written past the redacting stream: this one line must carry the value for the runner to hide it.
+        stream = getattr(sys.stdout, "raw", sys.stdout)
+        for line in value.splitlines():
+            if line.strip():
+                stream.write(f"::add-mask::{_escape_data(line)}\n")
+        stream.flush()
+
     def set_output(self, name: str, value: str) -> None:
         # The heredoc form is safe for multi-line values; the delimiter is random so a value cannot end it.
         delimiter = f"ghadelimiter_{secrets.token_hex(8)}"
         self._append("GITHUB_OUTPUT", f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 
     def summary(self, markdown: str) -> None:
-        self._append("GITHUB_STEP_SUMMARY", markdown.rstrip() + "\n\n")
+        self._append("GITHUB_STEP_SUMMARY", redact(markdown.rstrip()) + "\n\n")
 
     def annotate(self, annotation: Annotation) -> None:
         props = []

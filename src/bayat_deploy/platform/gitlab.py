@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 from bayat_deploy.platform.base import Platform
+from bayat_deploy.redact import redact
 
 DOTENV = "bayat.env"  # declared as `artifacts: reports: dotenv:` by the components
 SUMMARY = ".bayat/reports/summary.md"
@@ -43,7 +44,7 @@ class GitLab(Platform):
         path = self.root / SUMMARY
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as handle:
-            handle.write(markdown.rstrip() + "\n\n")
+            handle.write(redact(markdown.rstrip()) + "\n\n")
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
