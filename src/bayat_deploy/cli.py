@@ -8,7 +8,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from bayat_deploy import __version__
+from bayat_deploy import __version__, argtypes
 from bayat_deploy.errors import EXIT_BAD_INPUT, EXIT_FAILED, BayatError
 
 # name -> (module with `configure(parser)`, one-line help). Order is the order of the pipeline.
@@ -51,7 +51,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def add_common(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     """--policy and -v are accepted before or after the command name."""
     default = None if top else argparse.SUPPRESS
-    parser.add_argument("--policy", metavar="PATH", default=default,
+    parser.add_argument("--policy", metavar="PATH", default=default, type=argtypes.path_text,
                         help="policy file (default: .bayat/deploy.yml)")
     parser.add_argument("-v", "--verbose", action="store_true", default=False if top else argparse.SUPPRESS,
                         help="print tracebacks and debug output")
@@ -98,6 +98,19 @@ def run_parsed(parser: argparse.ArgumentParser, argv: Sequence[str], default: Ca
     if handler is None:
         parser.print_help(sys.stderr)
         return EXIT_BAD_INPUT
+    from bayat_deploy.redact import RedactingStream
+
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(stdout), RedactingStream(stderr)
+    try:
+        return _call(handler, args)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _call(handler: Callable, args: argparse.Namespace) -> int:
     try:
         return int(handler(args) or 0)
     except BayatError as exc:

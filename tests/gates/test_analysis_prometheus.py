@@ -97,7 +97,7 @@ def test_analyze_without_a_metrics_provider_is_bad_input(tmp_path):
 def test_a_bad_time_is_bad_input(tmp_path, empty_prometheus):
     _policy(tmp_path, empty_prometheus.url, "fail")
     result = analyze_cli(tmp_path, "--env", "staging", "--at", "yesterday")
-    assert result.code == 2 and "--at 'yesterday' is not an ISO 8601 time" in result.stderr
+    assert result.code == 2 and "argument --at: 'yesterday' is not an ISO 8601 time" in result.stderr
 
 
 # ------------------------------------------------------------------------------------- end to end

@@ -102,7 +102,7 @@ def test_static_analysis_failure_stops_the_build(bayat, tmp_path, namespace):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--build-arg", "NOVALUE"], "--build-arg 'NOVALUE': write KEY=VALUE"),
+    (["--build-arg", "NOVALUE"], "argument --build-arg: 'NOVALUE' is not KEY=VALUE"),
     (["--only", "wheel"], "--only wheel: no artifact of that type or name in the policy"),
     (["--version", "1.0"], "--version: '1.0' is not a SemVer"),
 ])

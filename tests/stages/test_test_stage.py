@@ -179,7 +179,7 @@ def test_without_configured_tests_the_stage_fails(bayat, tmp_path):
     (("--kind", "performance"), "--kind performance needs --env ENV"),
     (("--url", "http://127.0.0.1:1"), "--url is the performance test's target and needs --env ENV"),
     (("--env", "qa"), "unknown environment 'qa'"),
-    (("--kind", "performance", "--env", "staging", "--url", "not a url"), "--url: 'not a url' is not an absolute"),
+    (("--kind", "performance", "--env", "staging", "--url", "not a url"), "argument --url: 'not a url' is not an http(s) URL"),
     (("--kind", "performance", "--env", "staging"), "the performance probe needs a URL for staging"),
     (("--kind", "e2e"), "tests.e2e.working_directory: 'missing' is not a directory"),
 ])

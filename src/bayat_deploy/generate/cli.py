@@ -19,7 +19,7 @@ COMMANDS = {
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", type=Path, default=Path("."), help="repository to inspect (default: .)")
+    parser.add_argument("--dir", type=argtypes.path, default=Path("."), help="repository to inspect (default: .)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing .bayat/deploy.yml")
     parser.set_defaults(handler=_init)
 
@@ -65,7 +65,7 @@ def _add_render_arguments(parser: argparse.ArgumentParser) -> None:
                         help="which CI system's pipeline to render (default: github)")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 when the committed pipeline files differ from the policy")
-    parser.add_argument("--dir", type=Path, default=Path("."), help="repository to render into (default: .)")
+    parser.add_argument("--dir", type=argtypes.path, default=Path("."), help="repository to render into (default: .)")
     parser.add_argument("--action-ref", default="v1", type=argtypes.git_ref,
                         help="version of bayat/deploy-action the pipeline uses (a tag, or a commit SHA to pin)")
 

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from bayat_deploy import argtypes
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="policy_command", metavar="ACTION", required=True)
@@ -13,13 +15,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     validate.set_defaults(handler=_validate)
     show = sub.add_parser("show", help="print the effective policy with every default of the standard filled in")
     show.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output format (default: yaml)")
-    show.add_argument("--environment", "--env", dest="environment", metavar="ENV",
+    show.add_argument("--environment", "--env", dest="environment", metavar="ENV", type=argtypes.environment,
                       help="show only this environment's effective settings")
     show.set_defaults(handler=_show)
     schema = sub.add_parser("schema", help="print the JSON Schema of .bayat/deploy.yml")
     schema.set_defaults(handler=_schema)
     for child in (validate, show):
-        child.add_argument("--policy", metavar="PATH", default=argparse.SUPPRESS,
+        child.add_argument("--policy", metavar="PATH", type=argtypes.path_text, default=argparse.SUPPRESS,
                            help="policy file (default: .bayat/deploy.yml)")
 
 

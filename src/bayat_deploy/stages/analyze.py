@@ -9,36 +9,23 @@ from __future__ import annotations
 
 import argparse
 
+from bayat_deploy import argtypes
 from bayat_deploy.stages.deploy import add_environment
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_environment(parser)
-    parser.add_argument("--interval", metavar="DURATION",
+    parser.add_argument("--interval", metavar="DURATION", type=argtypes.duration,
                         help="length of the analysed interval, e.g. 5m (default: the environment's analysis.interval)")
-    parser.add_argument("--at", metavar="TIME",
+    parser.add_argument("--at", metavar="TIME", type=argtypes.instant,
                         help="end of the interval, ISO 8601 (e.g. 2025-03-02T10:15:00Z; no zone means UTC); "
                              "default: now")
-    parser.add_argument("--canary", metavar="TRACK",
+    parser.add_argument("--canary", metavar="TRACK", type=argtypes.track,
                         help="track label of the version under test (default: canary while one runs, else stable)")
-    parser.add_argument("--baseline", metavar="TRACK",
+    parser.add_argument("--baseline", metavar="TRACK", type=argtypes.track,
                         help="track label to compare with, or 'none' for thresholds only (default: the previous "
                              "version while it serves traffic)")
     parser.set_defaults(handler=run)
-
-
-def parse_time(text: str) -> float:
-    from datetime import datetime, timezone
-
-    from bayat_deploy.errors import BadInput
-
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("z", "Z"))
-    except ValueError:
-        raise BadInput(f"--at {text!r} is not an ISO 8601 time such as 2025-03-02T10:15:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
 
 
 def _default_tracks(session, environment: str) -> tuple[str, str | None]:
@@ -60,7 +47,6 @@ def run(args: argparse.Namespace) -> int:
     from bayat_deploy.errors import BadInput
     from bayat_deploy.gates.analysis import Settings, analyze, metrics_for
     from bayat_deploy.gates.metrics import provider_for
-    from bayat_deploy.policy.types import Duration
     from bayat_deploy.session import open_session
     from bayat_deploy.stages.run import StageRun
 
@@ -70,14 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if policy.monitoring is None:
         raise BadInput("canary analysis needs a metrics provider: add `monitoring: {url: http://prometheus:9090}` "
                        "to the policy")
-    interval = None
-    if args.interval:
-        try:
-            interval = Duration.parse(args.interval).seconds
-        except ValueError as exc:
-            raise BadInput(f"--interval: {exc}") from None
-    settings = Settings.from_environment(env, interval)
-    end = parse_time(args.at) if args.at else time.time()
+    settings = Settings.from_environment(env, args.interval)
+    end = args.at.timestamp() if args.at else time.time()
     canary, baseline = _default_tracks(session, args.environment)
     canary = args.canary or canary
     if args.baseline:

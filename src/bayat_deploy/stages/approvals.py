@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from bayat_deploy import argtypes
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="approvals_command", metavar="ACTION", required=True)
@@ -16,17 +18,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from bayat_deploy.stages.deploy import add_environment
 
     add_environment(record)
-    record.add_argument("--approved-by", action="append", metavar="LOGIN[,LOGIN]",
+    record.add_argument("--approved-by", action="append", metavar="LOGIN[,LOGIN]", type=argtypes.logins,
                         help="record a manual attestation that LOGIN approved (repeatable or comma-separated) "
                              "instead of asking the CI platform; it satisfies rules that name LOGIN in `users`")
-    record.add_argument("--rule", metavar="NAME",
+    record.add_argument("--rule", metavar="NAME", type=argtypes.word,
                         help="the approval rule to record: with --approved-by, the rule the attestation is for; "
                              "from the platform, judge only this party of a chained approval (e.g. qa), or "
                              "'emergency' for an emergency deployment outside the window")
-    record.add_argument("--comment", default="", metavar="TEXT", help="comment recorded with the attestation")
-    record.add_argument("--deployment-id", metavar="ID",
+    record.add_argument("--comment", default="", metavar="TEXT", type=argtypes.paragraph, help="comment recorded with the attestation")
+    record.add_argument("--deployment-id", metavar="ID", type=argtypes.word,
                         help="GitLab: the deployment to read (default: the deployment of this job or pipeline)")
-    record.add_argument("--policy", metavar="PATH", default=argparse.SUPPRESS,
+    record.add_argument("--policy", metavar="PATH", type=argtypes.path_text, default=argparse.SUPPRESS,
                         help="policy file (default: .bayat/deploy.yml)")
     record.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="print tracebacks and debug output")

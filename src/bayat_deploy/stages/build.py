@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from bayat_deploy import argtypes
 from bayat_deploy.errors import BadInput, BayatError
 from bayat_deploy.session import open_session
 
 
 def configure(parser) -> None:
-    parser.add_argument("--version", metavar="VERSION",
+    parser.add_argument("--version", metavar="VERSION", type=argtypes.version,
                         help="version to build (default: the version tag on HEAD, else the next version "
                              "computed from the commits, as `bayat-deploy version next` prints it)")
-    parser.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE", type=argtypes.key_value,
                         help="Docker build argument; overrides the policy's build_args (repeatable)")
-    parser.add_argument("--only", action="append", metavar="TYPE|NAME",
+    parser.add_argument("--only", action="append", metavar="TYPE|NAME", type=argtypes.word,
                         help="build only the artifacts of this type (docker-image, helm-chart...) or name "
                              "(repeatable; default: all artifacts in the policy)")
     parser.add_argument("--no-sbom", action="store_true", help="do not produce the CycloneDX SBOMs of the images")

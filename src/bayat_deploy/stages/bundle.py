@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from bayat_deploy import argtypes
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="evidence_command", metavar="ACTION", required=True)
@@ -16,12 +18,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from bayat_deploy.stages.deploy import add_environment
 
     add_environment(bundle)
-    bundle.add_argument("--output", metavar="FILE",
+    bundle.add_argument("--output", metavar="FILE", type=argtypes.path_text,
                         help="where to write the JSON (default: .bayat/reports/compliance-ENV.json); the Markdown "
                              "twin goes beside it with .md")
-    bundle.add_argument("--version", metavar="VERSION",
+    bundle.add_argument("--version", metavar="VERSION", type=argtypes.version,
                         help="the deployed version (default: the version in deploy-ENV.json)")
-    bundle.add_argument("--policy", metavar="PATH", default=argparse.SUPPRESS,
+    bundle.add_argument("--policy", metavar="PATH", type=argtypes.path_text, default=argparse.SUPPRESS,
                         help="policy file (default: .bayat/deploy.yml)")
     bundle.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="print tracebacks and debug output")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 
+from bayat_deploy import argtypes
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     from bayat_deploy.cli import add_common
@@ -17,7 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                     "(config.env_prefix) -> configuration service (config.service), then check required keys, "
                     "types and formats, secrets only by reference, and environment isolation. Exit 0 when "
                     "valid, 1 with every problem found, 2 for bad input.")
-    validate.add_argument("--env", "--environment", dest="environment", metavar="ENV", required=True,
+    validate.add_argument("--env", "--environment", dest="environment", metavar="ENV", required=True, type=argtypes.environment,
                           help="environment whose configuration is validated ({environment} in config.files and "
                                "the configuration service path)")
     validate.add_argument("--connect", action="store_true",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from bayat_deploy import argtypes
+
 
 def add_environment(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", "--environment", dest="environment", required=True, metavar="ENV",
+    parser.add_argument("--env", "--environment", dest="environment", required=True, metavar="ENV", type=argtypes.environment,
                         help="environment to act on (as named in the policy)")
 
 
@@ -24,11 +26,11 @@ def parse_pairs(values: list[str] | None, flag: str) -> dict[str, str]:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_environment(parser)
-    parser.add_argument("--version", required=True, help="SemVer version to deploy (must have been published)")
-    parser.add_argument("--image", help="deploy this image reference instead of the published one (development)")
-    parser.add_argument("--set-env", action="append", metavar="KEY=VALUE",
+    parser.add_argument("--version", required=True, type=argtypes.version, help="SemVer version to deploy (must have been published)")
+    parser.add_argument("--image", type=argtypes.image, help="deploy this image reference instead of the published one (development)")
+    parser.add_argument("--set-env", action="append", metavar="KEY=VALUE", type=argtypes.key_value,
                         help="extra environment variable for the new instances (recorded with the release)")
-    parser.add_argument("--lock-timeout", type=float, default=600.0, metavar="SECONDS",
+    parser.add_argument("--lock-timeout", type=argtypes.seconds, default=600.0, metavar="SECONDS",
                         help="how long to wait for another deployment to the same environment (default 600)")
     parser.set_defaults(handler=run)
 

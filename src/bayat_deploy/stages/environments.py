@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 
+from bayat_deploy import argtypes
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="environments_command", metavar="ACTION", required=True)
@@ -29,11 +31,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                       help="the platform to configure (default: the CI system this runs in)")
     sync.add_argument("--dry-run", action="store_true",
                       help="read the platform and print what would change, without writing anything")
-    sync.add_argument("--repository", metavar="OWNER/REPO",
+    sync.add_argument("--repository", metavar="OWNER/REPO", type=argtypes.owner_repo,
                       help="GitHub: the repository (default: $GITHUB_REPOSITORY)")
-    sync.add_argument("--project", metavar="ID|PATH",
+    sync.add_argument("--project", metavar="ID|PATH", type=argtypes.project,
                       help="GitLab: the project id or full path (default: $CI_PROJECT_ID)")
-    sync.add_argument("--api-url", metavar="URL",
+    sync.add_argument("--api-url", metavar="URL", type=argtypes.url,
                       help="API base URL (default: $GITHUB_API_URL or https://api.github.com; $CI_API_V4_URL or "
                            "https://gitlab.com/api/v4)")
     sync.add_argument("--no-freeze", action="store_true",
@@ -41,7 +43,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sync.add_argument("--keep-extra-freezes", action="store_true",
                       help="GitLab: keep freeze periods the policy does not produce (e.g. a holiday freeze added by "
                            "hand); by default the project's freeze periods become exactly the computed ones")
-    sync.add_argument("--policy", metavar="PATH", default=argparse.SUPPRESS,
+    sync.add_argument("--policy", metavar="PATH", type=argtypes.path_text, default=argparse.SUPPRESS,
                       help="policy file (default: .bayat/deploy.yml)")
     sync.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                       help="print tracebacks and debug output")

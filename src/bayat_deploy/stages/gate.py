@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import argparse
 
+from bayat_deploy import argtypes
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     from bayat_deploy.stages.deploy import add_environment
 
     add_environment(parser)
-    parser.add_argument("--version", metavar="VERSION",
+    parser.add_argument("--version", metavar="VERSION", type=argtypes.version,
                         help="the version about to be deployed: evidence written for another version fails")
-    parser.add_argument("--change-ticket", metavar="REF",
+    parser.add_argument("--change-ticket", metavar="REF", type=argtypes.text,
                         help="change-management reference (default: the CHANGE_TICKET variable); must match "
                              "environments.ENV.change_ticket.pattern")
     parser.set_defaults(handler=run_gate)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from bayat_deploy import argtypes
 from bayat_deploy.stages.deploy import add_environment
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_environment(parser)
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format")
-    parser.add_argument("--limit", type=int, default=0, help="only the newest N entries (default: all)")
+    parser.add_argument("--limit", type=argtypes.count, default=0, help="only the newest N entries (default: all)")
     parser.set_defaults(handler=run)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from bayat_deploy import argtypes
 from bayat_deploy.stages.deploy import add_environment
 
 CORE = ("error_rate", "latency")  # a metric name starting with these is one the no-data policy covers
@@ -17,44 +18,24 @@ CORE = ("error_rate", "latency")  # a metric name starting with these is one the
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_environment(parser)
-    parser.add_argument("--for", dest="duration", metavar="DURATION",
+    parser.add_argument("--for", dest="duration", metavar="DURATION", type=argtypes.duration,
                         help="how long to watch after the deploy, e.g. 15m (default: the environment's "
                              "monitoring.duration); the same length before the deploy is the baseline")
-    parser.add_argument("--deployed-at", metavar="TIME",
+    parser.add_argument("--deployed-at", metavar="TIME", type=argtypes.instant,
                         help="deploy time, ISO 8601 (e.g. 2026-03-01T02:15:00Z; without an offset: UTC); "
                              "default: when the latest successful deploy in the record finished")
-    parser.add_argument("--interval", default=None, metavar="DURATION",
+    parser.add_argument("--interval", default=None, metavar="DURATION", type=argtypes.duration,
                         help="how often to query while watching; also the PromQL rate window and query step, so "
                              "make it at least twice the scrape interval (default 30s, or a quarter of a shorter watch)")
-    parser.add_argument("--version", help="version being watched (default: the record's latest successful deploy)")
+    parser.add_argument("--version", type=argtypes.version, help="version being watched (default: the record's latest successful deploy)")
     parser.set_defaults(handler=run)
 
 
-def parse_duration(text: str, flag: str) -> float:
-    from bayat_deploy.errors import BadInput
-    from bayat_deploy.policy.types import Duration
-
-    try:
-        seconds = Duration.parse(text).seconds
-    except ValueError as exc:
-        raise BadInput(f"{flag}: {exc}") from None
-    if seconds <= 0:
-        raise BadInput(f"{flag}: must be longer than 0s")
-    return seconds
-
-
 def parse_time(text: str) -> float:
-    from datetime import datetime, timezone
+    """A time the record wrote (ISO 8601), as Unix seconds."""
+    from bayat_deploy.gates.window import parse_instant
 
-    from bayat_deploy.errors import BadInput
-
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise BadInput(f"--deployed-at: {text!r} is not an ISO 8601 time (e.g. 2026-03-01T02:15:00Z)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    return parse_instant(text).timestamp()
 
 
 def deployed(session, environment: str, args) -> tuple[float, float, str]:
@@ -72,7 +53,7 @@ def deployed(session, environment: str, args) -> tuple[float, float, str]:
                   None)
     version = args.version or (latest.version if latest else "")
     if args.deployed_at:
-        moment = parse_time(args.deployed_at)
+        moment = args.deployed_at.timestamp()
         return moment, moment, version
     if latest is None:
         raise BadInput(f"no successful deployment of {environment} in the record; give --deployed-at TIME")
@@ -86,16 +67,17 @@ def run(args: argparse.Namespace) -> int:
     from bayat_deploy.gates.alerts_monitor import MonitorAlerts
     from bayat_deploy.gates.metrics import provider_for
     from bayat_deploy.gates.monitor import Windows, queries_for, watch, worst
+    from bayat_deploy.policy.types import Duration
     from bayat_deploy.session import open_session
     from bayat_deploy.stages.run import StageRun
 
     session = open_session(args)
     env = session.policy.environment(args.environment)
-    duration = parse_duration(args.duration, "--for") if args.duration else env.monitoring.duration.seconds
+    duration = args.duration or env.monitoring.duration.seconds
     # A short watch still gets a few looks: 30 s, or a quarter of the watch (at least 5 s) when shorter.
-    interval = parse_duration(args.interval, "--interval") if args.interval else min(30.0, max(5.0, duration / 4))
+    interval = args.interval or min(30.0, max(5.0, duration / 4))
     if interval > duration:
-        raise BadInput(f"--interval ({args.interval}) is longer than the watch (--for {duration:g}s)")
+        raise BadInput(f"--interval ({Duration(interval)}) is longer than the watch (--for {Duration(duration)})")
     queries = queries_for(session.policy, args.environment, interval)
     started, deployed_at, version = deployed(session, args.environment, args)
     windows = Windows(started, deployed_at, duration, interval)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from bayat_deploy import argtypes
 from bayat_deploy.stages.deploy import add_environment, parse_pairs
 
 DEFAULT_LEVEL = {"deploy-failed": "critical", "rollback": "warning", "alert": "warning"}
@@ -31,10 +32,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--level", choices=LEVELS,
                         help="info, warning or critical (default: critical for deploy-failed, warning for rollback "
                              "and alert, info otherwise); routes drop levels below their `min_level`")
-    parser.add_argument("--title", help="one-line title (default: a sentence made from the event and version)")
-    parser.add_argument("--text", default="", help="the message body, plain text")
-    parser.add_argument("--version", help="the version the message is about (default: version.json evidence)")
-    parser.add_argument("--detail", action="append", metavar="KEY=VALUE",
+    parser.add_argument("--title", type=argtypes.text, help="one-line title (default: a sentence made from the event and version)")
+    parser.add_argument("--text", default="", type=argtypes.paragraph, help="the message body, plain text")
+    parser.add_argument("--version", type=argtypes.version, help="the version the message is about (default: version.json evidence)")
+    parser.add_argument("--detail", action="append", metavar="KEY=VALUE", type=argtypes.key_value,
                         help="extra fact shown in the message (repeatable)")
     parser.add_argument("--flush", action="store_true",
                         help="send the summaries of aggregated alerts whose window has closed (with or without "

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from bayat_deploy import argtypes
 from bayat_deploy.stages.deploy import add_environment
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_environment(parser)
-    parser.add_argument("--reason", default="", help="why (recorded)")
+    parser.add_argument("--reason", default="", type=argtypes.text, help="why (recorded)")
     parser.set_defaults(handler=run, action=parser.prog.split()[-1])
 
 

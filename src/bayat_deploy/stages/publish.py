@@ -6,6 +6,7 @@ and only when nothing conflicts is anything pushed. A failed run therefore never
 
 from __future__ import annotations
 
+from bayat_deploy import argtypes
 from bayat_deploy.errors import BadInput, BayatError
 from bayat_deploy.session import open_session
 
@@ -13,12 +14,12 @@ TOKEN_REGISTRY_TYPES = ("npm-package", "terraform-module", "os-package")  # a to
 
 
 def configure(parser) -> None:
-    parser.add_argument("--version", metavar="VERSION",
+    parser.add_argument("--version", metavar="VERSION", type=argtypes.version,
                         help="the version to publish; must be the version the last `bayat-deploy build` built "
                              "(default: that version)")
-    parser.add_argument("--only", action="append", metavar="TYPE|NAME",
+    parser.add_argument("--only", action="append", metavar="TYPE|NAME", type=argtypes.word,
                         help="publish only the artifacts of this type or name (repeatable; default: all built)")
-    parser.add_argument("--retries", type=int, default=4, metavar="N",
+    parser.add_argument("--retries", type=argtypes.count, default=4, metavar="N",
                         help="attempts per registry operation on transient errors (connection errors, 5xx, 429), "
                              "with exponential backoff from 1s (default: 4)")
     parser.set_defaults(handler=handle)

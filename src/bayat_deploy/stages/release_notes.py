@@ -7,24 +7,26 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bayat_deploy import argtypes
+
 NOTES_DIR = Path(".bayat/release-notes")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--version", metavar="V",
+    parser.add_argument("--version", metavar="V", type=argtypes.version,
                         help="version the notes are for (default: the version tag on HEAD, else the next version)")
-    parser.add_argument("--since", metavar="REF",
+    parser.add_argument("--since", metavar="REF", type=argtypes.revision,
                         help="count changes from this revision (default: the previous release tag; without one, "
                              "the whole history)")
-    parser.add_argument("--env", "--environment", dest="env", metavar="ENV", default="production",
+    parser.add_argument("--env", "--environment", dest="env", metavar="ENV", default="production", type=argtypes.environment,
                         help="environment the release goes to: used in the rollback command and for --check "
                              "(default: production)")
-    parser.add_argument("--output", metavar="DIR",
+    parser.add_argument("--output", metavar="DIR", type=argtypes.path_text,
                         help=f"directory for <version>.md and <version>.json (default: {NOTES_DIR} in the repository)")
     summary = parser.add_mutually_exclusive_group()
-    summary.add_argument("--summary", metavar="TEXT", help="the summary section (default: the annotated version "
+    summary.add_argument("--summary", metavar="TEXT", type=argtypes.paragraph, help="the summary section (default: the annotated version "
                                                            "tag's message, else a generated count of changes)")
-    summary.add_argument("--summary-file", metavar="FILE", help="read the summary section from a file")
+    summary.add_argument("--summary-file", metavar="FILE", type=argtypes.path_text, help="read the summary section from a file")
     parser.add_argument("--check", action="store_true",
                         help="fail (exit 1) when a section that release_notes.required lists is empty and --env "
                              "is in release_notes.required_for")

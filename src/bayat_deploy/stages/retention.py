@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bayat_deploy import argtypes
 from bayat_deploy.errors import BayatError
 from bayat_deploy.session import open_session
 
@@ -9,7 +10,7 @@ from bayat_deploy.session import open_session
 def configure(parser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="list what would be deleted and why, delete nothing")
-    parser.add_argument("--only", action="append", metavar="NAME",
+    parser.add_argument("--only", action="append", metavar="NAME", type=argtypes.word,
                         help="only this image (name as in the policy; repeatable; default: every docker-image)")
     parser.set_defaults(handler=handle)
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from bayat_deploy import argtypes
 from bayat_deploy.stages.deploy import add_environment
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_environment(parser)
-    parser.add_argument("--to", metavar="VERSION", help="version to return to (default: the last successful one)")
-    parser.add_argument("--reason", default="manual rollback", help="why; goes into the record and incident note")
-    parser.add_argument("--failed-version", metavar="VERSION",
+    parser.add_argument("--to", metavar="VERSION", type=argtypes.version, help="version to return to (default: the last successful one)")
+    parser.add_argument("--reason", default="manual rollback", type=argtypes.text, help="why; goes into the record and incident note")
+    parser.add_argument("--failed-version", metavar="VERSION", type=argtypes.version,
                         help="the version a pipeline tried to deploy: roll back only if it reached the environment "
                              "(a rollback job after a failed gate must not undo the release that serves)")
     parser.add_argument("--remove", action="store_true",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bayat_deploy import argtypes
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
@@ -19,12 +21,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "when a finding at or above scan.severity is not ignored. Always offline: the vulnerability "
         "database must already be in trivy's cache. Writes .bayat/reports/scan.sarif, GitLab dependency and "
         "container scanning reports, and the evidence scan.json and infrastructure.json.")
-    parser.add_argument("--image", dest="images", action="append", default=[], metavar="REF",
+    parser.add_argument("--image", dest="images", action="append", default=[], metavar="REF", type=argtypes.image,
                         help="scan this image instead of the images in the build stage's evidence "
                              "(repeatable; the image must be in the local Docker engine or reachable registry)")
     parser.add_argument("--skip-images", action="store_true",
                         help="scan the repository only, not the built images")
-    parser.add_argument("--cache-dir", type=Path, metavar="DIR",
+    parser.add_argument("--cache-dir", type=argtypes.path, metavar="DIR",
                         help="trivy's cache directory holding the vulnerability database in DIR/db/ "
                              "(default: $TRIVY_CACHE_DIR, else ~/.cache/trivy)")
     parser.set_defaults(handler=handle)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import re
 
+from bayat_deploy import argtypes
 from bayat_deploy.errors import BadInput, BayatError
 from bayat_deploy.session import open_session
 
 
 def configure(parser) -> None:
-    parser.add_argument("--image", required=True, metavar="REF",
+    parser.add_argument("--image", required=True, type=argtypes.image, metavar="REF",
                         help="image to verify: registry-host[:port]/path/name:tag (or @sha256:...)")
-    parser.add_argument("--key", metavar="FPR",
+    parser.add_argument("--key", metavar="FPR", type=argtypes.text,
                         help="expected signer: GPG fingerprint, key id or e-mail (cosign: public key file); "
                              "default: the registry's signing.key")
     parser.set_defaults(handler=handle)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from bayat_deploy import argtypes
+
 SUITE_KINDS = ("unit", "integration", "e2e")
 MAX_CASE_FINDINGS = 200  # beyond this, one finding says how many more failed (the JUnit report has them all)
 
@@ -14,11 +16,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="run only this kind: unit, integration, e2e or performance (repeatable; default: "
                              "every suite configured under `tests:`, plus the performance test when --env "
                              "names an environment in tests.performance.environments)")
-    parser.add_argument("--env", "--environment", dest="environment", metavar="ENV",
+    parser.add_argument("--env", "--environment", dest="environment", metavar="ENV", type=argtypes.environment,
                         help="the environment being tested; performance tests run for the environments in "
                              "tests.performance.environments (the standard: staging and production), and the "
                              "evidence is written as test-ENV.json")
-    parser.add_argument("--url", metavar="URL",
+    parser.add_argument("--url", metavar="URL", type=argtypes.url,
                         help="URL the built-in load probe targets (default: environments.ENV.url)")
     parser.set_defaults(handler=run_tests)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from bayat_deploy import argtypes
 from bayat_deploy.stages.deploy import add_environment
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_environment(parser)
-    parser.add_argument("--version", help="version that must be serving (default: what the target reports)")
-    parser.add_argument("--url", help="check this URL instead of the environment's router")
+    parser.add_argument("--version", type=argtypes.version, help="version that must be serving (default: what the target reports)")
+    parser.add_argument("--url", type=argtypes.url, help="check this URL instead of the environment's router")
     parser.add_argument("--no-rollback", action="store_true",
                         help="do not roll back automatically when verification fails (policy: rollback.automatic)")
     parser.set_defaults(handler=run)

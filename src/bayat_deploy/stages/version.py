@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from bayat_deploy import argtypes
+
 REPO_HELP = "git repository to read (default: the current directory); its .bayat/deploy.yml is used unless " \
             "--policy says otherwise, and without any policy the standard's defaults apply"
 
@@ -23,7 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     def action(name: str, help_text: str, handler) -> argparse.ArgumentParser:
         child = actions.add_parser(name, help=help_text, description=help_text)
         add_common(child)
-        child.add_argument("--repo", metavar="DIR", help=REPO_HELP)
+        child.add_argument("--repo", metavar="DIR", type=argtypes.path_text, help=REPO_HELP)
         child.set_defaults(handler=handler)
         return child
 
@@ -34,14 +36,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     tag = action("tag", "create the annotated release tag <prefix><next version> at HEAD (refuses when it exists "
                         "or tracked files have uncommitted changes)", create_tag)
     tag.add_argument("--push", action="store_true", help="push the tag to the remote afterwards")
-    tag.add_argument("--remote", default="origin", help="remote --push pushes to (default: origin)")
-    tag.add_argument("--summary", metavar="TEXT",
+    tag.add_argument("--remote", default="origin", type=argtypes.word, help="remote --push pushes to (default: origin)")
+    tag.add_argument("--summary", metavar="TEXT", type=argtypes.paragraph,
                      help="first paragraph of the tag message; release notes use it as their summary")
     write = action("write", "write the version file (version, git SHA, build time, pipeline URL, who triggered) "
                             "and print its path", write_file)
-    write.add_argument("--output", metavar="PATH",
+    write.add_argument("--output", metavar="PATH", type=argtypes.path_text,
                        help="where to write it (default: versioning.version_file in the repository, version.json)")
-    write.add_argument("--version", metavar="V",
+    write.add_argument("--version", metavar="V", type=argtypes.version,
                        help="version to record (default: the version tag on HEAD, else the next version)")
 
 

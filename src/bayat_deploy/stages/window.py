@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import argparse
 
+from bayat_deploy import argtypes
+
 
 def _common(child: argparse.ArgumentParser) -> None:
     from bayat_deploy.stages.deploy import add_environment
 
     add_environment(child)
-    child.add_argument("--at", metavar="TIME",
+    child.add_argument("--at", metavar="TIME", type=argtypes.instant,
                        help="decide for this ISO 8601 time instead of now, e.g. 2026-03-29T02:30:00+02:00 or "
                             "2026-03-29T00:30Z (a time without an offset is UTC)")
-    child.add_argument("--policy", metavar="PATH", default=argparse.SUPPRESS,
+    child.add_argument("--policy", metavar="PATH", type=argtypes.path_text, default=argparse.SUPPRESS,
                        help="policy file (default: .bayat/deploy.yml)")
     child.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                        help="print tracebacks and debug output")
@@ -31,31 +33,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--emergency", action="store_true",
                        help="override a closed window (standard: Emergency Maintenance); needs --reason and "
                             "--approved-by and maintenance.emergency.allowed")
-    check.add_argument("--reason", metavar="TEXT", help="why the change cannot wait (recorded and announced)")
-    check.add_argument("--approved-by", action="append", metavar="LOGIN[,LOGIN]",
+    check.add_argument("--reason", metavar="TEXT", type=argtypes.text, help="why the change cannot wait (recorded and announced)")
+    check.add_argument("--approved-by", action="append", metavar="LOGIN[,LOGIN]", type=argtypes.logins,
                        help="who approved the emergency (repeatable or comma-separated); must include someone "
                             "from maintenance.emergency.approvers when that list names users; default: the "
                             "approvers `approvals record --rule emergency` recorded for this commit")
-    check.add_argument("--version", metavar="VERSION", help="the version the emergency change deploys (recorded)")
+    check.add_argument("--version", metavar="VERSION", type=argtypes.version, help="the version the emergency change deploys (recorded)")
     check.set_defaults(handler=run_check)
     upcoming = sub.add_parser("next", help="list the next openings of the environment's maintenance windows")
     _common(upcoming)
-    upcoming.add_argument("--count", type=int, default=3, metavar="N", help="how many openings (default 3)")
+    upcoming.add_argument("--count", type=argtypes.count, default=3, metavar="N", help="how many openings (default 3)")
     upcoming.set_defaults(handler=run_next)
 
 
-def _instant(text: str | None):
+def _instant(at):
+    """--at as given (already a UTC datetime), else now."""
     from datetime import datetime, timezone
 
-    from bayat_deploy.errors import BadInput
-    from bayat_deploy.gates.window import parse_instant
-
-    if text is None:
-        return datetime.now(timezone.utc).replace(microsecond=0)
-    try:
-        return parse_instant(text)
-    except ValueError as exc:
-        raise BadInput(f"--at: {exc}") from None
+    return at or datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def run_next(args: argparse.Namespace) -> int:
@@ -98,7 +93,7 @@ def run_check(args: argparse.Namespace) -> int:
     env = session.policy.environment(name)
     decision = decide(env.maintenance, at)
     run = StageRun(session, "window", environment=name, version=args.version, inputs={
-        "at": args.at, "emergency": args.emergency, "reason": args.reason, "approved_by": approved_by})
+        "at": args.at.isoformat() if args.at else None, "emergency": args.emergency, "reason": args.reason, "approved_by": approved_by})
     run.details.update(decision.as_dict(), enforce=env.maintenance.enforce, override=None)
     run.summary.update(decision=run.details["decision"], enforce=env.maintenance.enforce)
     enforced = "" if env.maintenance.enforce else \
