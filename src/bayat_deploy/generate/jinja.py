@@ -34,7 +34,7 @@ _RESERVED = {"y", "n"}
 # Numbers in YAML 1.2's core schema (GitHub's parser) that YAML 1.1 reads as strings.
 _YAML12_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+|"
                             r"[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
-_WORD = re.compile(r"[A-Za-z0-9._/@%+=-]+")
+_WORD = re.compile(r"[A-Za-z0-9._/@%+=:-]+")
 _EXPRESSION = re.compile(r"[A-Za-z0-9_.\-()!&|=' <>]*")
 _HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 _PLATFORM_SYNTAX = ("${{", "$[[")
@@ -87,7 +87,7 @@ def word(value: object) -> str:
     """A fragment of a name or shell word: refused unless it is made of inert characters only."""
     text = str(value)
     if not _WORD.fullmatch(text):
-        raise _refuse(text, "inside a name or command", "only letters, digits and . _ / @ % + = - can go there")
+        raise _refuse(text, "inside a name or command", "only letters, digits and . _ / @ % + = : - can go there")
     return text
 
 
