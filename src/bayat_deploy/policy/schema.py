@@ -11,6 +11,7 @@ import typing
 from typing import Any
 
 from bayat_deploy.policy import introspect as it
+from bayat_deploy.policy import yamlpos
 from bayat_deploy.policy.model import Environment, Policy
 
 SCHEMA_ID = "https://raw.githubusercontent.com/bayat/deploy-action/v1/schema/deploy.schema.json"
@@ -20,6 +21,7 @@ def policy_schema() -> dict:
     defs: dict[str, dict] = {}
     root = _model(Policy, defs)
     root["required"] = ["project"]
+    root["description"] = f"{root['description']} {yamlpos.LIMITS}"
     root["properties"]["defaults"] = {
         "$ref": "#/$defs/Environment",
         "description": "Settings applied to every environment before the environment's own.",

@@ -41,6 +41,11 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 20_000
+LIMITS = (f"Limits: at most {MAX_BYTES // 2 ** 20} MiB of UTF-8 text without NUL bytes, nesting at most {MAX_DEPTH} "
+          f"levels deep, at most {MAX_NODES} values after aliases and merge keys are expanded; only the tags of "
+          "strings, numbers, booleans, null, mappings and lists; no duplicate keys; no control characters, line or "
+          "paragraph separators, bidirectional overrides, `${{` or `$[[` in any string.")
+TOO_LARGE = f"file too large: over the limit of {MAX_BYTES // 2 ** 20} MiB ({MAX_BYTES} bytes); a policy is far smaller"
 
 _TAG = "tag:yaml.org,2002:"
 SCALAR_TAGS = {f"{_TAG}{name}" for name in ("str", "int", "float", "bool", "null")}
@@ -124,11 +129,11 @@ def load_text(text: str, file: str, *, strict_text: bool = True) -> Node | None:
     """Parse one YAML document into a positioned tree; ``None`` for an empty document."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_BYTES:
-        raise PolicyError([Diagnostic(file, 1, 1, "", f"the file is {size} bytes; the limit is {MAX_BYTES}")])
+        raise PolicyError([Diagnostic(file, 1, 1, "", TOO_LARGE)])
     nul = text.find("\0")
     if nul >= 0:
         line, column = _position(text, nul)
-        raise PolicyError([Diagnostic(file, line, column, "", "NUL byte in the file (is it binary?)")])
+        raise PolicyError([Diagnostic(file, line, column, "", "not a text file: a NUL byte here (is it binary?)")])
     builder = _Builder(file, strict_text)
     try:
         loader = _Loader(text)
@@ -166,12 +171,12 @@ def load_file(path: Path, display: str | None = None, *, strict_text: bool = Tru
     except OSError as exc:
         raise PolicyError([Diagnostic(display, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
     if len(data) > MAX_BYTES:
-        raise PolicyError([Diagnostic(display, 1, 1, "", f"the file is larger than the limit of {MAX_BYTES} bytes")])
+        raise PolicyError([Diagnostic(display, 1, 1, "", TOO_LARGE)])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, column = _position(data[:exc.start].decode("utf-8", "replace"), exc.start)
-        raise PolicyError([Diagnostic(display, line, column, "", f"not UTF-8 text ({exc.reason})")]) from None
+        raise PolicyError([Diagnostic(display, line, column, "", f"not UTF-8 text: {exc.reason}")]) from None
     return load_text(text.removeprefix("\ufeff"), display, strict_text=strict_text)
 
 
@@ -241,7 +246,10 @@ class _Builder:
             return f"{node.mark.path}[{len(node.items)}]"
         if frame.key is None:
             return node.mark.path
-        key = frame.key[0]
+        key, mark = frame.key
+        if key is _SKIP:
+            return mark.path
+        key = "<<" if key is _MERGE else key
         return f"{node.mark.path}.{key}" if node.mark.path else key
 
     def _count(self, size: int, mark: Any, path: str) -> None:
