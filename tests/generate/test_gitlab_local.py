@@ -184,7 +184,10 @@ def test_the_example_pipeline_deploys_development_then_rolls_a_broken_release_ba
                           text=True).stdout == "v0.1.0\n"
     # the version travelled as a dotenv report; the bootstrap installed once and every later job reused it
     assert "deploying 0.1.0 to development" in job_log(first.stdout, "deploy-development")
-    assert first.stdout.count(": installed (") == 1, job_log(first.stdout, "version")
+    # (the virtualenv is shared with the other pipeline tests of this worker: whichever ran first installed it)
+    installs = len(re.findall(r"> bayat-deploy \S+: installed", first.stdout))
+    reuses = len(re.findall(r"> bayat-deploy \S+: reused", first.stdout))
+    assert installs <= 1 and reuses >= len(jobs) - 2, (installs, reuses, job_log(first.stdout, "version"))
     # evidence reached the gate only through `needs:` artifacts: it read the files of every earlier stage
     gate = job_log(first.stdout, "deploy-development")
     for check, evidence in (("tests", "test.json"), ("security-scan", "scan.json"),
