@@ -93,7 +93,7 @@ def main() -> int:
         approvals = Approvals()
         actions = artifact_actions(base / "artifact-actions")
         argv = [str(BIN / "act"), "push", "-j", "verify-development", "-W", ".github/workflows/deploy.yml",
-                "-P", "ubuntu-latest=-self-hosted",
+                "-P", "ubuntu-latest=-self-hosted", "-P", "self-hosted=-self-hosted",
                 "--local-repository", f"bayat/deploy-action@v1={action_checkout(base / 'action')}",
                 "--local-repository", f"{PINS['upload'].repository}@{PINS['upload'].sha}={actions['upload']}",
                 "--local-repository", f"{PINS['download'].repository}@{PINS['download'].sha}={actions['download']}",

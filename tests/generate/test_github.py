@@ -16,7 +16,7 @@ from bayat_deploy.generate.github import PINS
 from bayat_deploy.generate.render import drift, render_files, write
 from bayat_deploy.policy.loader import load_policy
 from tests.conftest import REPO
-from tests.support.tools import tool
+from tests.support.tools import actionlint, tool
 
 CORPUS = sorted((REPO / "tests" / "policy" / "corpus" / "ok").glob("*.yml"))
 EXAMPLE = REPO / "examples" / "hello-api" / ".bayat" / "deploy.yml"
@@ -45,7 +45,7 @@ def workflow(repo: Path, name: str = "deploy.yml") -> dict:
 def test_workflows_pass_actionlint_schema_and_zizmor(repos, policy):
     repo = repos[policy]
     files = sorted(str(p) for p in (repo / ".github" / "workflows").glob("*.yml"))
-    lint = subprocess.run([tool("actionlint"), "-no-color", *files], capture_output=True, text=True)
+    lint = subprocess.run(actionlint(repo, *files), capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     schema = subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files],
                             capture_output=True, text=True)
@@ -130,7 +130,7 @@ def test_the_manual_rollback_workflow(repos):
     inputs = triggers["workflow_dispatch"]["inputs"]
     assert inputs["environment"]["options"] == ["development", "testing", "staging", "production"]
     assert set(inputs) == {"environment", "version", "reason"}
-    step = document["jobs"]["rollback"]["steps"][1]
+    step = document["jobs"]["rollback-development"]["steps"][1]  # one job per environment: each on its runner
     assert step["uses"] == "bayat/deploy-action/actions/rollback@v1"
     assert step["with"] == {"environment": "${{ inputs.environment }}", "to": "${{ inputs.version }}",
                             "reason": "${{ inputs.reason }}"}

@@ -70,7 +70,7 @@ def act(pipeline, job: str) -> subprocess.CompletedProcess:
     artifacts = pipeline["artifacts"]
     registry = pipeline["registry"]
     argv = [tool("act"), "push", "-j", job, "-W", ".github/workflows/deploy.yml",
-            "-P", "ubuntu-latest=-self-hosted",
+            "-P", "ubuntu-latest=-self-hosted", "-P", "self-hosted=-self-hosted",
             "--local-repository", f"bayat/deploy-action@v1={pipeline['action']}",
             "--local-repository", f"{PINS['upload'].repository}@{PINS['upload'].sha}={artifacts['upload']}",
             "--local-repository", f"{PINS['download'].repository}@{PINS['download'].sha}={artifacts['download']}",

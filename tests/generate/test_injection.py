@@ -39,7 +39,7 @@ from bayat_deploy.policy.loader import build_policy, load_policy
 from bayat_deploy.policy.model import Policy
 from bayat_deploy.policy.yamlpos import load_text
 from tests.conftest import REPO
-from tests.support.tools import tool
+from tests.support.tools import actionlint, tool
 
 CORPUS = sorted((REPO / "tests" / "policy" / "corpus" / "ok").glob("*.yml"))
 EXAMPLE = REPO / "examples" / "hello-api" / ".bayat" / "deploy.yml"
@@ -239,7 +239,7 @@ def _audit(changed, tmp_path: Path, failures: list[str]) -> None:
         repos.append((where, repo))
     for where, repo in repos:
         workflows = sorted(str(p) for p in (repo / ".github" / "workflows").glob("*.yml"))
-        lint = subprocess.run([tool("actionlint"), "-no-color", *workflows], capture_output=True, text=True)
+        lint = subprocess.run(actionlint(repo, *workflows), capture_output=True, text=True)
         if lint.returncode != 0:
             failures.append(f"{where}: actionlint: {lint.stdout.strip()}")
     audit = subprocess.run([tool("zizmor"), "--offline", "--format", "json", *(str(r) for _, r in repos)],

@@ -14,3 +14,10 @@ def tool(name: str) -> str:
     found = shutil.which(name) or next((str(d / name) for d in SEARCH if (d / name).exists()), None)
     assert found, f"{name} is installed by scripts/setup"
     return found
+
+
+def actionlint(repo: Path, *files: str) -> list[str]:
+    """actionlint's command line for workflows of `repo`, with the repository's own configuration (the
+    self-hosted runner labels generate-pipeline writes) even when `repo` is not a git checkout."""
+    config = repo / ".github" / "actionlint.yaml"
+    return [tool("actionlint"), "-no-color", *(["-config-file", str(config)] if config.exists() else []), *files]

@@ -13,6 +13,7 @@ How the standard maps onto GitHub:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bayat_deploy.generate.plan import PipelinePlan
@@ -50,9 +51,21 @@ def render(plan: PipelinePlan, policy, *, action: str = "bayat/deploy-action", r
         f"{WORKFLOWS}/deploy.yml": render_template("github/deploy.yml.j2", **context),
         f"{WORKFLOWS}/rollback.yml": render_template("github/rollback.yml.j2", **context),
     }
+    labels = custom_runner_labels(plan)
+    if labels:
+        files[".github/actionlint.yaml"] = render_template("github/actionlint.yaml.j2", labels=labels)
     if not _is_sha(ref):  # a tag-pinned first-party action: tell zizmor that this is on purpose
         files[".github/zizmor.yml"] = render_template("github/zizmor.yml.j2", **context)
     return files
+
+
+# GitHub-hosted runner labels actionlint knows; any other label names a self-hosted runner.
+_HOSTED = re.compile(r"(ubuntu|windows|macos|xcode)(-.*)?|self-hosted|x64|arm|arm64|linux|macos|windows")
+
+
+def custom_runner_labels(plan: PipelinePlan) -> list[str]:
+    labels = (label for env in plan.environments for label in env.runner_labels)
+    return sorted({label for label in labels if not _HOSTED.fullmatch(label)})
 
 
 def _is_sha(ref: str) -> bool:

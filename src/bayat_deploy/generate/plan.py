@@ -44,6 +44,9 @@ class EnvironmentPlan:
     branches: tuple[str, ...]
     tags: tuple[str, ...]
     regulated: bool  # write the compliance evidence bundle
+    runner_labels: tuple[str, ...] = ("ubuntu-latest",)  # GitHub runs-on of the deploy, verify, rollback jobs
+    runner_group: str | None = None
+    runner_tags: tuple[str, ...] = ()  # GitLab runner tags of the same jobs
 
     @property
     def job(self) -> str:
@@ -62,6 +65,10 @@ class EnvironmentPlan:
     @property
     def final(self) -> Approval | None:
         return self.approvals[-1] if self.approvals else None
+
+    @property
+    def runner(self) -> tuple[tuple[str, ...], str | None]:
+        return self.runner_labels, self.runner_group
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,13 @@ class PipelinePlan:
     @property
     def reports_dir(self) -> str:
         return ".bayat/reports"
+
+    @property
+    def shared_runner(self) -> EnvironmentPlan | None:
+        """An environment whose runner every environment uses (the manual rollback is then one job), else
+        None (one rollback job per environment, each on its environment's runner)."""
+        runners = {env.runner for env in self.environments}
+        return self.environments[0] if len(runners) == 1 and self.environments else None
 
     @property
     def artifact_root(self) -> str:
@@ -115,6 +129,7 @@ def _environment(policy: Policy, name: str, env: Environment) -> EnvironmentPlan
         monitor_for=str(env.monitoring.duration), strategy=env.strategy.type,
         branches=env.deploy_from.branches, tags=env.deploy_from.tags,
         regulated=policy.compliance.regulated or env.tier == "production",
+        runner_labels=env.runner.labels, runner_group=env.runner.group, runner_tags=env.runner.tags,
     )
 
 

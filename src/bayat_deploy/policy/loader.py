@@ -67,8 +67,8 @@ def build_policy(user: Mapping, file: Path) -> LoadedPolicy:
         raise PolicyError(_unique(errors))
     policy = resolve(policy)
     findings = check_rules(policy, ctx, str(file))
-    if any(d.level == "error" for d in findings):
-        raise PolicyError(_unique(findings))
+    if any(d.level == "error" for d in findings):  # the errors alone: warnings wait until the file is valid
+        raise PolicyError(_unique([d for d in findings if d.level == "error"]))
     return LoadedPolicy(policy, file, tuple(_unique(findings)))
 
 

@@ -12,8 +12,19 @@ def resolve(policy: Policy) -> Policy:
         replace(a, name=policy.project) if isinstance(a, DockerImage) and a.name is None else a
         for a in policy.artifacts
     )
-    environments = {name: _resolve_environment(policy, env) for name, env in policy.environments.items()}
+    environments = {name: _runner(name, _resolve_environment(policy, env)) for name, env in policy.environments.items()}
     return replace(policy, artifacts=artifacts, environments=environments)
+
+
+def _runner(name: str, env: Environment) -> Environment:
+    """Where the environment's jobs run: a docker-host target's jobs on the host's own runner, others on
+    the platform's hosted runners, unless the policy says."""
+    on_host = env.target is not None and env.target.type == "docker-host"
+    runner = env.runner
+    labels = runner.labels if runner.labels is not None else (
+        ("self-hosted", name) if on_host else () if runner.group else ("ubuntu-latest",))
+    tags = runner.tags if runner.tags is not None else ((name,) if on_host else ())
+    return replace(env, runner=replace(runner, labels=labels, tags=tags))
 
 
 def _resolve_environment(policy: Policy, env: Environment) -> Environment:

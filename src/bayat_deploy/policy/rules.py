@@ -204,6 +204,31 @@ def environments_keep_parity(policy: Policy, report: Reporter) -> None:
                            f"{path}.parity_exception")
 
 
+def state_outlives_the_job(policy: Policy, report: Reporter) -> None:
+    """Deployment state (record, lock, tracks) lives in target.state_dir on the machine the job runs on; a
+    hosted runner is a fresh machine per job, so history and rollback there would start from nothing."""
+    for _, path, env in _envs(policy):
+        target, runner = env.target, env.runner
+        if target is None:
+            continue
+        hosted = [platform for platform, placed in (
+            ("GitHub (runner.labels)", "self-hosted" in (runner.labels or ()) or bool(runner.group)),
+            ("GitLab (runner.tags)", bool(runner.tags))) if not placed]
+        if not hosted:
+            continue
+        where = " and ".join(hosted)
+        paths = (f"{path}.runner.labels", f"{path}.runner", f"{path}.target", "target")
+        if target.type == "docker-host":
+            report.warning(f"a docker-host target's jobs must run on the host, but on {where} they run on hosted "
+                           f"runners: the containers, nginx and the deployment record would be on a throwaway "
+                           f"machine", *paths)
+        else:
+            report.warning(f"the deployment record, lock and rollback state live in target.state_dir "
+                           f"({target.state_dir}) on the runner, and on {where} the jobs run on hosted runners "
+                           f"that start empty: history and rollback would not see earlier deploys; run them on a "
+                           f"self-hosted runner whose state_dir persists", *paths)
+
+
 def strategy_fits_target(policy: Policy, report: Reporter) -> None:
     for _, path, env in _envs(policy):
         if isinstance(env.target, Terraform) and isinstance(env.strategy, (Canary, FeatureFlags)):
@@ -315,6 +340,7 @@ RULES = (
     canary_steps_ascend,
     windows_are_possible,
     environments_keep_parity,
+    state_outlives_the_job,
     strategy_fits_target,
     ports_do_not_clash,
     references_resolve,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bayat_deploy.policy.model.fields import REF_HINT, REF_PATTERN, URL_PATH, URL_PATH_HINT, f
+from bayat_deploy.policy.model.fields import (REF_HINT, REF_PATTERN, RUNNER_LABEL, RUNNER_LABEL_HINT, URL_PATH,
+                                              URL_PATH_HINT, f)
 from bayat_deploy.policy.model.strategies import Rolling, Strategy
 from bayat_deploy.policy.model.targets import Resources, Target
 from bayat_deploy.policy.types import CronSchedule, Duration, IsoDate, Pattern, Percent, Severity, TimeZone, Url
@@ -199,6 +200,23 @@ class Monitoring:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Runner:
+    """Which CI runners run the environment's deploy, verify and rollback jobs (the other jobs stay on the
+    platform's hosted runners). A docker-host target needs its jobs on the host: by default they go to a
+    self-hosted runner labelled with the environment's name (GitHub `runs-on: [self-hosted, <env>]`,
+    GitLab `tags: [<env>]`)."""
+
+    labels: tuple[str, ...] | None = f(
+        "GitHub `runs-on` labels; default: ubuntu-latest, or [self-hosted, <environment>] for a docker-host target.",
+        None, min_items=1, pattern=RUNNER_LABEL, pattern_hint=RUNNER_LABEL_HINT)
+    group: str | None = f("GitHub runner group (with or without labels).", None, pattern=RUNNER_LABEL,
+                          pattern_hint=RUNNER_LABEL_HINT)
+    tags: tuple[str, ...] | None = f(
+        "GitLab runner tags; default: none (shared runners), or [<environment>] for a docker-host target.",
+        None, pattern=RUNNER_LABEL, pattern_hint=RUNNER_LABEL_HINT)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Environment:
     """One environment: the standard's table row plus how deployments to it are gated, run and undone."""
 
@@ -222,5 +240,6 @@ class Environment:
     notify: tuple[str, ...] | None = f("Notification routes for this environment (default: every route).", None)
     resources: Resources = f("Scale (may differ between environments).", Resources())
     target: Target | None = f("Per-environment target settings; merged over the top-level target.", None)
+    runner: Runner = f("Runners for the deploy, verify and rollback jobs.", Runner())
     parity_exception: str | None = f(
         "Why this environment deploys differently (needed when its target type differs).", None)

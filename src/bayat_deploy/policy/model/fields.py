@@ -22,6 +22,9 @@ STATE_DIR_HINT = "a directory path: letters, digits and . _ / ~ { } @ + -"
 # The path (and query) part of a URL on the environment: RFC 3986 path characters, starting with /.
 URL_PATH = r"^/[A-Za-z0-9._~!&'()*+,;=:@%/?-]*$"
 URL_PATH_HINT = "a URL path starting with / (RFC 3986 characters; percent-encode the rest)"
+# A runner label, runner group or GitLab runner tag.
+RUNNER_LABEL = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+RUNNER_LABEL_HINT = "letters, digits and . _ - (e.g. self-hosted, linux, prod-docker-host)"
 # A host name or IP address (IPv6 in brackets).
 HOST = r"^([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$"
 HOST_HINT = "a host name or IP address ([::1] for IPv6)"
