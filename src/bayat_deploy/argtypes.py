@@ -41,43 +41,43 @@ def _fail(value: str, expected: str) -> argparse.ArgumentTypeError:
     return argparse.ArgumentTypeError(f"{value!r} is not {expected}")
 
 
-@_refusing("v1\nrun: x", "-x", "a..b", "main #x")
-def git_ref(value: str) -> str:
-    """A tag, branch, commit SHA or revision (`HEAD~3`), as `uses: owner/repo@REF` and git accept it."""
-    if not _GIT_REF.fullmatch(value):
-        raise _fail(value, "a git tag, branch or commit (letters, digits and . _ / + -, e.g. v1 or a 40-digit SHA)")
-    return value
+def _matching(pattern: re.Pattern, expected: str, *, refuses: tuple[str, ...], doc: str = ""):
+    """A type that accepts exactly the values `pattern` matches in full."""
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise _fail(value, expected)
+        return value
+    check.__doc__, check.refuses = doc, refuses
+    return check
 
 
-@_refusing("HEAD~3\n", "-x", "a b", "a..b")
-def revision(value: str) -> str:
-    """A git revision: a ref or a SHA, optionally with ~N / ^N / @{N}."""
-    if not _REVISION.fullmatch(value):
-        raise _fail(value, "a git revision (a tag, branch or SHA, optionally with ~N, e.g. v1.2.0 or HEAD~3)")
-    return value
+git_ref = _matching(
+    _GIT_REF, "a git tag, branch or commit (letters, digits and . _ / + -, e.g. v1 or a 40-digit SHA)",
+    refuses=("v1\nrun: x", "-x", "a..b", "main #x"),
+    doc="A tag, branch, commit SHA or revision (`HEAD~3`), as `uses: owner/repo@REF` and git accept it.")
 
 
-@_refusing("1.2.3\n", "1.2.3; rm -rf /", "", "-1", "x" * 129)
-def version(value: str) -> str:
-    """A release version as it becomes an image tag and a record entry (SemVer such as 1.4.0 or 1.4.0-rc.1)."""
-    if not _VERSION.fullmatch(value):
-        raise _fail(value, "a version (letters, digits and . + _ -, e.g. 1.4.0 or 1.4.0-rc.1, at most 128)")
-    return value
+revision = _matching(
+    _REVISION, "a git revision (a tag, branch or SHA, optionally with ~N, e.g. v1.2.0 or HEAD~3)",
+    refuses=("HEAD~3\n", "-x", "a b", "a..b"),
+    doc="A git revision: a ref or a SHA, optionally with ~N / ^N / @{N}.")
 
 
-@_refusing("Prod", "staging\n", "-x", "a_b", "")
-def environment(value: str) -> str:
-    """An environment's name as the policy spells it."""
-    if not _NAME.fullmatch(value):
-        raise _fail(value, "an environment name (lower-case letters, digits and -, e.g. staging)")
-    return value
+version = _matching(
+    _VERSION, "a version (letters, digits and . + _ -, e.g. 1.4.0 or 1.4.0-rc.1, at most 128)",
+    refuses=("1.2.3\n", "1.2.3; rm -rf /", "", "-1", "x" * 129),
+    doc="A release version as it becomes an image tag and a record entry (SemVer such as 1.4.0 or 1.4.0-rc.1).")
 
 
-@_refusing("Canary", "a b", "")
-def track(value: str) -> str:
-    if not _NAME.fullmatch(value):
-        raise _fail(value, "a track name (lower-case letters, digits and -, e.g. canary)")
-    return value
+environment = _matching(
+    _NAME, "an environment name (lower-case letters, digits and -, e.g. staging)",
+    refuses=("Prod", "staging\n", "-x", "a_b", ""),
+    doc="An environment's name as the policy spells it.")
+
+
+track = _matching(
+    _NAME, "a track name (lower-case letters, digits and -, e.g. canary)",
+    refuses=("Canary", "a b", ""))
 
 
 @_refusing("5 minutes", "-1m", "10x", "", "0s")
@@ -140,12 +140,10 @@ def seconds(value: str) -> float:
     return number
 
 
-@_refusing("Shop:1.0", "shop:1.0\n", "shop:tag with space", "-x")
-def image(value: str) -> str:
-    """An image reference: [registry[:port]/]path[:tag][@sha256:digest]."""
-    if not _IMAGE.fullmatch(value):
-        raise _fail(value, "an image reference (registry/path:tag or @sha256:digest)")
-    return value
+image = _matching(
+    _IMAGE, "an image reference (registry/path:tag or @sha256:digest)",
+    refuses=("Shop:1.0", "shop:1.0\n", "shop:tag with space", "-x"),
+    doc="An image reference: [registry[:port]/]path[:tag][@sha256:digest].")
 
 
 @_refusing("a\nb", "cr\rhere", "esc\x1b[31m", "bidi\u202e")
@@ -189,19 +187,15 @@ def logins(value: str) -> str:
     return value
 
 
-@_refusing("owner", "owner/repo/x", "own er/repo")
-def owner_repo(value: str) -> str:
-    if not _OWNER_REPO.fullmatch(value):
-        raise _fail(value, "OWNER/REPO")
-    return value
+owner_repo = _matching(
+    _OWNER_REPO, "OWNER/REPO",
+    refuses=("owner", "owner/repo/x", "own er/repo"))
 
 
-@_refusing("group", "a b/c")
-def project(value: str) -> str:
-    """A GitLab project: its numeric id or its full path (group/project)."""
-    if not _PROJECT.fullmatch(value):
-        raise _fail(value, "a GitLab project id or path (group/project)")
-    return value
+project = _matching(
+    _PROJECT, "a GitLab project id or path (group/project)",
+    refuses=("group", "a b/c"),
+    doc="A GitLab project: its numeric id or its full path (group/project).")
 
 
 @_refusing("", "nul\x00", "a\nb")
@@ -219,12 +213,10 @@ def path_text(value: str) -> str:
 path_text.refuses = path.refuses
 
 
-@_refusing("KEYID", "0x1234")
-def fingerprint(value: str) -> str:
-    """A GnuPG key: a 16- or 40-digit hex id, or the key's e-mail address."""
-    if not _FINGERPRINT.fullmatch(value):
-        raise _fail(value, "a key fingerprint (16 or 40 hex digits) or a key's e-mail address")
-    return value
+fingerprint = _matching(
+    _FINGERPRINT, "a key fingerprint (16 or 40 hex digits) or a key's e-mail address",
+    refuses=("KEYID", "0x1234"),
+    doc="A GnuPG key: a 16- or 40-digit hex id, or the key's e-mail address.")
 
 
 @_refusing("a b", "x\n", "")
