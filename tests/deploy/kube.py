@@ -543,6 +543,7 @@ def kube_env(tmp_path: Path, policy: dict, environment: str, env: dict | None = 
              real: tuple = ()) -> KubeEnv:
     from bayat_deploy.deploy.engine import Deployment
     from bayat_deploy.deploy.record import Record
+    from bayat_deploy.deploy.state.directory import DirectoryStore
     from bayat_deploy.deploy.targets.kubernetes import kubernetes_target
 
     repo = make_repo(tmp_path / "repo", policy)
@@ -552,7 +553,8 @@ def kube_env(tmp_path: Path, policy: dict, environment: str, env: dict | None = 
     target.poll_interval = 0.01
     cluster = FakeCluster(runner, target.names.namespace)
     deployment = Deployment(session, environment)
-    deployment.target, deployment.record = target, Record(target.state_dir)
+    target.store = DirectoryStore(target.state_dir)  # the strategies' tests; the cluster store: test_state_kubernetes
+    deployment.target, deployment.record = target, Record(target.store)
     smoke = Smoke()
     deployment.smoke = smoke
     return KubeEnv(tmp_path, environment, session, runner, cluster, deployment, smoke)

@@ -72,7 +72,7 @@ def test_a_second_deployment_waits_then_fails_naming_the_holder(tmp_path):
 def test_a_damaged_record_is_reported_with_its_line(tmp_path):
     record = Record(tmp_path)
     record.append(Entry(environment="prod", action="deploy", version="1.0.0", outcome="succeeded"))
-    with record.path.open("a") as handle:
+    with (tmp_path / "records.jsonl").open("a") as handle:
         handle.write("{not json\n")
     with pytest.raises(Exception, match=r"records.jsonl:2: damaged record entry"):
         record.entries()

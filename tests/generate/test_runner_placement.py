@@ -90,8 +90,13 @@ def test_validate_warns_where_state_would_live_on_a_hosted_runner(bayat, tmp_pat
     (tmp_path / "k8s.yml").write_text(KUBERNETES)
     result = bayat("policy", "validate", "--policy", "k8s.yml")
     assert result.code == 0, result.stderr
+    assert ": warning: " not in result.stderr  # the cluster keeps a Kubernetes target's state (`state: cluster`)
+    (tmp_path / "k8s-local.yml").write_text(KUBERNETES.replace("type: kubernetes", "type: kubernetes, state: local"))
+    result = bayat("policy", "validate", "--policy", "k8s-local.yml")
+    assert result.code == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if ": warning: " in line]
     assert len(warnings) == 1 and "environments.development" in warnings[0] and "hosted runners" in warnings[0]
+    assert "set `target.state: cluster`" in warnings[0]
     (tmp_path / "host.yml").write_text("project: shop\nenvironments:\n  staging:\n"
                                        "    runner: { labels: [ubuntu-latest] }\n")
     result = bayat("policy", "validate", "--policy", "host.yml")

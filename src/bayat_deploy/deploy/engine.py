@@ -26,7 +26,7 @@ class Deployment:
     def __post_init__(self):
         self.env = self.session.policy.environment(self.environment)
         self.target = target_for(self.session, self.environment)
-        self.record = Record(self.target.state_dir)
+        self.record = Record(self.target.store)
 
     def say(self, text: str) -> None:
         print(text, flush=True)

@@ -1,23 +1,25 @@
 """The deployment record: append-only, one entry per attempt, safe under concurrent writers.
 
-Each environment has a JSON-lines file and a lock file in its state directory. Deployments to one
-environment serialise on the lock (`flock`): a second deploy waits up to its timeout, then fails with
-who holds the lock and since when. Entries are never rewritten; a rollback is a new entry.
+Each environment has a JSON-lines document and a lock in its state store (a directory on the host,
+or a ConfigMap and a Lease in the cluster). Deployments to one environment serialise on the lock: a
+second deploy waits up to its timeout, then fails with who holds the lock and since when. Entries are never rewritten; a rollback is a new entry.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING
 
+from bayat_deploy.deploy.state.base import DeploymentLocked  # noqa: F401  (raised by Record.lock)
 from bayat_deploy.errors import BayatError
 from bayat_deploy.redact import redact_data
+
+if TYPE_CHECKING:
+    from bayat_deploy.deploy.state.base import Store
 
 ACTIONS = ("deploy", "rollback", "promote", "abort", "drill", "flags", "decommission",
            "emergency")  # emergency: a maintenance-window override (bayat-deploy window check --emergency)
@@ -49,36 +51,34 @@ class Entry:
         return json.dumps(redact_data(asdict(self)), sort_keys=True, default=str)
 
 
-class DeploymentLocked(BayatError):
-    """Raised when another deployment to the same environment holds the lock past our timeout."""
-
-
 class Record:
-    def __init__(self, state_dir: Path):
-        self.state_dir = state_dir
-        self.path = state_dir / "records.jsonl"
-        self.lock_path = state_dir / "deploy.lock"
+    """The environment's record in its state store (a directory, the cluster: see deploy/state)."""
+
+    KEY = "records.jsonl"
+
+    def __init__(self, store: "Store | Path"):
+        if isinstance(store, (str, Path)):
+            from bayat_deploy.deploy.state.directory import DirectoryStore
+
+            store = DirectoryStore(Path(store))
+        self.store = store
+
+    @property
+    def path(self) -> str:
+        """Where the record is, for messages."""
+        return self.store.describe(self.KEY)
 
     def append(self, entry: Entry) -> Entry:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
         entry.id = entry.id or f"{int(time.time() * 1000)}-{os.getpid()}"
-        line = entry.to_json() + "\n"
-        # O_APPEND makes each write land at the end; the flock keeps concurrent appends whole.
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, line.encode())
-            os.fsync(fd)
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        self.store.append(self.KEY, entry.to_json() + "\n")
         return entry
 
     def entries(self) -> list[Entry]:
-        if not self.path.exists():
+        text = self.store.read(self.KEY)
+        if not text:
             return []
         entries = []
-        for number, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -105,35 +105,6 @@ class Record:
                     return entry
         return None
 
-    @contextmanager
-    def lock(self, holder: str, timeout: float = 600.0) -> Iterator[None]:
+    def lock(self, holder: str, timeout: float = 600.0):
         """Hold the environment's deployment lock; wait up to `timeout` seconds for it."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            deadline = time.monotonic() + timeout
-            announced = False
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    current = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown"
-                    if time.monotonic() >= deadline:
-                        raise DeploymentLocked(
-                            f"another deployment holds {self.lock_path} ({current}); gave up after {timeout:g}s"
-                        ) from None
-                    if not announced:
-                        print(f"waiting for the deployment lock held by: {current}", flush=True)
-                        announced = True
-                    time.sleep(0.2)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{holder}, pid {os.getpid()}, since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
-                      .encode(), 0)
-            try:
-                yield
-            finally:
-                os.ftruncate(fd, 0)
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        return self.store.lock(holder, timeout)

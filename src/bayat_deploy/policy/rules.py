@@ -205,11 +205,12 @@ def environments_keep_parity(policy: Policy, report: Reporter) -> None:
 
 
 def state_outlives_the_job(policy: Policy, report: Reporter) -> None:
-    """Deployment state (record, lock, tracks) lives in target.state_dir on the machine the job runs on; a
-    hosted runner is a fresh machine per job, so history and rollback there would start from nothing."""
+    """Deployment state (record, lock, tracks) lives in target.state_dir on the machine the job runs on unless
+    the target keeps it elsewhere (a Kubernetes target's `state: cluster`); a hosted runner is a fresh
+    machine per job, so history and rollback there would start from nothing."""
     for _, path, env in _envs(policy):
         target, runner = env.target, env.runner
-        if target is None:
+        if target is None or getattr(target, "state", "local") == "cluster":
             continue
         hosted = [platform for platform, placed in (
             ("GitHub (runner.labels)", "self-hosted" in (runner.labels or ()) or bool(runner.group)),
@@ -223,10 +224,12 @@ def state_outlives_the_job(policy: Policy, report: Reporter) -> None:
                            f"runners: the containers, nginx and the deployment record would be on a throwaway "
                            f"machine", *paths)
         else:
+            hint = ("set `target.state: cluster`" if target.type == "kubernetes"
+                    else "run them on a self-hosted runner whose state_dir persists")
             report.warning(f"the deployment record, lock and rollback state live in target.state_dir "
                            f"({target.state_dir}) on the runner, and on {where} the jobs run on hosted runners "
-                           f"that start empty: history and rollback would not see earlier deploys; run them on a "
-                           f"self-hosted runner whose state_dir persists", *paths)
+                           f"that start empty: history and rollback would not see earlier deploys; {hint}",
+                           *paths)
 
 
 def strategy_fits_target(policy: Policy, report: Reporter) -> None:

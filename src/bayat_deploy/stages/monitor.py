@@ -42,11 +42,11 @@ def deployed(session, environment: str, args) -> tuple[float, float, str]:
     """When the rollout began and finished, and the version to watch: from the flags (one moment), else the
     record's latest successful deploy."""
     from bayat_deploy.deploy.record import Record
-    from bayat_deploy.deploy.targets.base import state_dir
+    from bayat_deploy.deploy.state import open_store
     from bayat_deploy.errors import BadInput, BayatError
 
     try:
-        entries = Record(state_dir(session, environment)).entries()
+        entries = Record(open_store(session, environment)).entries()
     except (BayatError, OSError):  # no readable record: the flags must say
         entries = []
     latest = next((e for e in reversed(entries) if e.action in ("deploy", "promote") and e.outcome == "succeeded"),

@@ -85,7 +85,22 @@ class Target(ABC):
         self.session, self.environment = session, environment
         self.env = session.policy.environment(environment)
         self.spec = self.env.target
-        self.state_dir = state_dir(session, environment)
+        self.state_dir = state_dir(session, environment)  # scratch files; durable state goes to the store
+        self._store = None
+
+    @property
+    def store(self):
+        """Where the record, the lock and the target's memory of its tracks live (deploy/state)."""
+        if self._store is None:
+            from bayat_deploy.deploy.state import open_store
+
+            # the target's command runner: a dry run records the state calls too, nothing reaches the cluster
+            self._store = open_store(self.session, self.environment, runner=getattr(self, "runner", None))
+        return self._store
+
+    @store.setter
+    def store(self, store) -> None:
+        self._store = store
 
     @abstractmethod
     def prepare(self) -> None:

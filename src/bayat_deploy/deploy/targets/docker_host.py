@@ -1,7 +1,9 @@
 """Docker host target: containers from the published image, traffic through nginx on the same host.
 
-State (which containers form which track, the traffic split, the router generation) is kept in
-`state.json` in the environment's state directory, written only after nginx has taken the change.
+State (which containers form which track, the traffic split, the router generation) is kept as
+`state.json` in the environment's state store, written only after nginx has taken the change. nginx,
+the engine and the state are all on the host: the job runs there on the host's self-hosted runner
+(`runner:`, by default labelled after the environment), so the store is the host's state directory.
 """
 
 from __future__ import annotations
@@ -42,10 +44,10 @@ class DockerHostTarget(Target):
         return self._docker
 
     def _load(self) -> tuple[State, int]:
-        path = self.state_dir / "state.json"
-        if not path.exists():
+        text = self.store.read("state.json")
+        if not text:
             return State(self.environment), 0
-        data = json.loads(path.read_text())
+        data = json.loads(text)
         tracks = {name: Track(name, Release(**t["release"]), [Instance(**i) for i in t["instances"]], t["weight"],
                               t.get("retire_after", "")) for name, t in data["tracks"].items()}
         return State(self.environment, tracks), data["generation"]
@@ -53,7 +55,7 @@ class DockerHostTarget(Target):
     def _save(self, state: State, generation: int) -> None:
         data = {"environment": self.environment, "generation": generation,
                 "tracks": {name: asdict(track) for name, track in state.tracks.items()}}
-        write_atomic(self.state_dir / "state.json", json.dumps(data, indent=2) + "\n")
+        self.store.write("state.json", json.dumps(data, indent=2) + "\n")
         self._write_scrape_targets(state)
 
     def _write_scrape_targets(self, state: State) -> None:

@@ -67,8 +67,13 @@ class Kubernetes:
     network_policy: bool = f("Restrict traffic with a NetworkPolicy.", True)
     argo_rollouts: bool = f("Use Argo Rollouts for canary/blue-green where the cluster has it.", False)
     gitops: GitOps | None = f("Deploy through Argo CD / Flux instead of running helm.", None)
-    state_dir: str = f("Directory for deployment records, locks, generated values and the config repository "
-                       "clone; it should outlive CI jobs, so it is outside the checkout by default.",
+    state: Literal["cluster", "local"] = f(
+        "Where the deployment record, the lock and the tracks live: `cluster` keeps them in the environment's "
+        "namespace (ConfigMap `bayat-deploy-<environment>`, Lease `bayat-deploy-<environment>-lock`), so any "
+        "runner with the kubeconfig sees them; `local` keeps them in state_dir (a laptop or one persistent "
+        "runner).", "cluster")
+    state_dir: str = f("Directory for generated values and the config repository clone, and for the record and "
+                       "lock when `state: local`; outside the checkout by default.",
                        "~/.local/state/bayat-deploy/{project}/{environment}", pattern=STATE_DIR,
                        pattern_hint=STATE_DIR_HINT)
 

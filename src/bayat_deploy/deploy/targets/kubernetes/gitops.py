@@ -24,7 +24,7 @@ make each step wait for a sync. A rolling deployment is the Deployment's own rol
 Going back is a `git revert` of the deployment's commit, pushed, then the same wait: an aborted
 canary reverts the candidate's commit, a rollback reverts the stable's. The "warm" track is the
 previous release, one revert away (Argo Rollouts blue/green also keeps its pods for
-`decommission_after`). Tracks and commits are remembered in `kubernetes.json` in the state directory.
+`decommission_after`). Tracks and commits are remembered in `kubernetes.json` in the state store.
 """
 
 from __future__ import annotations

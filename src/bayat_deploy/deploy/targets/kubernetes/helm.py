@@ -21,7 +21,7 @@ environment's own namespace, and every command goes through the command runner.
   and the environment's URL. Direct checks therefore need the deployment to run inside the cluster
   (a CI runner pod) or a `kubectl port-forward`; no port-forward is started here.
 - `current`: `helm list --output json` and `kubectl get deployments,services,ingresses --output json`,
-  read by `cluster.py`; `kubernetes.json` in the state directory remembers the exact releases.
+  read by `cluster.py`; `kubernetes.json` in the state store (a ConfigMap in the cluster) remembers the exact releases.
 - `helm rollback` is not how this mode goes back: rolling the stable release back in place would put
   old pods behind live traffic while they roll out. A rollback switches to the warm release, or
   starts the recorded release as a candidate and switches to it (`deploy/rollback.py`). The Argo
@@ -55,7 +55,10 @@ class KubernetesTarget(Target):
                            policy.substitute(self.spec.namespace, environment))
         self.values = ChartValues(session, environment)
         self.runner = runner or CommandRunner(env=session.context.tool_env())
-        self.book = TrackBook(self.state_dir / "kubernetes.json")
+
+    @property
+    def book(self) -> TrackBook:
+        return TrackBook(self.store)
 
     # ------------------------------------------------------------------ commands
     @property
