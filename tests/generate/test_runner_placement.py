@@ -80,10 +80,16 @@ def test_runner_groups_labels_and_tags_come_from_the_policy(tmp_path):
 
 
 def test_one_runner_for_every_environment_keeps_one_manual_rollback_job(tmp_path):
+    """One runner and one secret name (a GitHub environment secret has a value per environment)."""
     _, files = _render(tmp_path, "project: shop\ntarget: { type: kubernetes, chart: chart }\n"
-                                 "defaults:\n  runner: { labels: [self-hosted, deployer] }\n")
+                                 "defaults:\n  runner: { labels: [self-hosted, deployer] }\n"
+                                 "  credentials: { kubeconfig: KUBECONFIG }\n")
     manual = yaml.safe_load(files[".github/workflows/rollback.yml"])["jobs"]
     assert list(manual) == ["rollback"] and manual["rollback"]["runs-on"] == ["self-hosted", "deployer"]
+    # per-environment secrets (the default KUBECONFIG_<ENVIRONMENT>) need a job per environment
+    _, files = _render(tmp_path / "2", "project: shop\ntarget: { type: kubernetes, chart: chart }\n"
+                                       "defaults:\n  runner: { labels: [self-hosted, deployer] }\n")
+    assert len(yaml.safe_load(files[".github/workflows/rollback.yml"])["jobs"]) == 4
 
 
 def test_validate_warns_where_state_would_live_on_a_hosted_runner(bayat, tmp_path):

@@ -66,6 +66,21 @@ class EnvironmentJobs:
         return emergency_environment(self.name)
 
     @property
+    def id_tokens(self) -> list[tuple[str, str]]:
+        """The OIDC tokens the environment's target jobs ask GitLab for: (variable, audience)."""
+        from bayat_deploy.deploy.access import AWS_AUDIENCE, AZURE_AUDIENCE, GITLAB_ID_TOKENS, gcp_audience
+
+        creds = self.env.credentials
+        tokens = []
+        if creds.aws:
+            tokens.append((GITLAB_ID_TOKENS["aws"], AWS_AUDIENCE))
+        if creds.gcp:
+            tokens.append((GITLAB_ID_TOKENS["gcp"], gcp_audience(creds.gcp.workload_identity_provider)))
+        if creds.azure:
+            tokens.append((GITLAB_ID_TOKENS["azure"], AZURE_AUDIENCE))
+        return tokens
+
+    @property
     def parties(self) -> str:
         """The approval parties in words: "QA approval, then Product owner sign-off"."""
         return ", then ".join(party.description for party in self.env.approvals)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bayat_deploy.policy.model import DockerImage, Environment, Policy
+from bayat_deploy.policy.model import Credentials, DockerImage, Environment, Policy
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,17 @@ class EnvironmentPlan:
     runner_labels: tuple[str, ...] = ("ubuntu-latest",)  # GitHub runs-on of the deploy, verify, rollback jobs
     runner_group: str | None = None
     runner_tags: tuple[str, ...] = ()  # GitLab runner tags of the same jobs
+    credentials: Credentials = Credentials()  # how those jobs reach the target
+
+    @property
+    def oidc(self) -> bool:
+        """The jobs log in to a cloud with the platform's OIDC token (GitHub `id-token: write`, GitLab `id_tokens`)."""
+        return self.credentials.oidc
+
+    @property
+    def target_secrets(self) -> list[str]:
+        """Secrets the deploy, verify and rollback steps read to reach the target."""
+        return [self.credentials.kubeconfig] if self.credentials.kubeconfig else []
 
     @property
     def job(self) -> str:
@@ -93,9 +104,9 @@ class PipelinePlan:
 
     @property
     def shared_runner(self) -> EnvironmentPlan | None:
-        """An environment whose runner every environment uses (the manual rollback is then one job), else
+        """An environment whose runner and credentials every environment uses (the manual rollback is then one job), else
         None (one rollback job per environment, each on its environment's runner)."""
-        runners = {env.runner for env in self.environments}
+        runners = {(env.runner, env.credentials) for env in self.environments}
         return self.environments[0] if len(runners) == 1 and self.environments else None
 
     @property
@@ -130,6 +141,7 @@ def _environment(policy: Policy, name: str, env: Environment) -> EnvironmentPlan
         branches=env.deploy_from.branches, tags=env.deploy_from.tags,
         regulated=policy.compliance.regulated or env.tier == "production",
         runner_labels=env.runner.labels, runner_group=env.runner.group, runner_tags=env.runner.tags,
+        credentials=env.credentials,
     )
 
 

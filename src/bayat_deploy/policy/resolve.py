@@ -12,7 +12,7 @@ def resolve(policy: Policy) -> Policy:
         replace(a, name=policy.project) if isinstance(a, DockerImage) and a.name is None else a
         for a in policy.artifacts
     )
-    environments = {name: _runner(name, _resolve_environment(policy, env)) for name, env in policy.environments.items()}
+    environments = {name: _credentials(policy, name, _runner(name, _resolve_environment(policy, env))) for name, env in policy.environments.items()}
     return replace(policy, artifacts=artifacts, environments=environments)
 
 
@@ -25,6 +25,30 @@ def _runner(name: str, env: Environment) -> Environment:
         ("self-hosted", name) if on_host else () if runner.group else ("ubuntu-latest",))
     tags = runner.tags if runner.tags is not None else ((name,) if on_host else ())
     return replace(env, runner=replace(runner, labels=labels, tags=tags))
+
+
+def _credentials(policy: Policy, name: str, env: Environment) -> Environment:
+    """Placeholders filled, the AWS region from a serverless target, and the kubeconfig secret a Kubernetes
+    target needs when no cloud login gives it one."""
+    creds = env.credentials
+    if creds.from_runner:
+        return env
+    fill = lambda text: policy.substitute(text, name) if text else text  # noqa: E731
+    target = env.target
+    aws, gcp, azure = creds.aws, creds.gcp, creds.azure
+    if aws:
+        region = aws.region or getattr(target, "region", None) or "us-east-1"
+        aws = replace(aws, role=fill(aws.role), region=region, cluster=fill(aws.cluster))
+    if gcp:
+        gcp = replace(gcp, workload_identity_provider=fill(gcp.workload_identity_provider),
+                      service_account=fill(gcp.service_account), project=fill(gcp.project), cluster=fill(gcp.cluster))
+    if azure:
+        azure = replace(azure, cluster=fill(azure.cluster), resource_group=fill(azure.resource_group))
+    creds = replace(creds, aws=aws, gcp=gcp, azure=azure)
+    if creds.kubeconfig is None and target is not None and target.type == "kubernetes" \
+            and not creds.cluster_from_cloud:
+        creds = replace(creds, kubeconfig="KUBECONFIG_" + name.upper().replace("-", "_"))
+    return replace(env, credentials=creds)
 
 
 def _resolve_environment(policy: Policy, env: Environment) -> Environment:

@@ -333,6 +333,36 @@ def rollback_has_something_to_watch(policy: Policy, report: Reporter) -> None:
                            f"{path}.rollback.triggers.smoke_test_failed")
 
 
+def credentials_reach_the_target(policy: Policy, report: Reporter) -> None:
+    """A cloud cluster needs its location; one kubeconfig per job; a cloud target on hosted runners needs an
+    identity (the alternative would be a long-lived key the standard does not allow)."""
+    for _, path, env in _envs(policy):
+        creds, target = env.credentials, env.target
+        at = f"{path}.credentials"
+        if creds.gcp and creds.gcp.cluster and not creds.gcp.location:
+            report.error("a GKE cluster needs `location` (its region or zone)", f"{at}.gcp.cluster", at)
+        if creds.azure and creds.azure.cluster and not creds.azure.resource_group:
+            report.error("an AKS cluster needs `resource_group`", f"{at}.azure.cluster", at)
+        clusters = [cloud for cloud in ("aws", "gcp", "azure") if getattr(getattr(creds, cloud), "cluster", None)]
+        if len(clusters) > 1:
+            report.error(f"the jobs get one kubeconfig, but {' and '.join(clusters)} both name a cluster",
+                         f"{at}.{clusters[1]}.cluster", at)
+        if clusters and target is not None and target.type != "kubernetes":
+            report.warning(f"credentials.{clusters[0]}.cluster is only used by a kubernetes target, this "
+                           f"environment deploys with {target.type}", f"{at}.{clusters[0]}.cluster", at)
+        hosted = not ("self-hosted" in (env.runner.labels or ()) or env.runner.group)
+        if target is None or creds.from_runner or not hosted:
+            continue
+        if target.type == "serverless" and not creds.aws:
+            report.warning("a serverless target needs AWS access, and on a hosted runner the job has none: set "
+                           "`credentials.aws.role` (an IAM role trusted through GitHub/GitLab OIDC)",
+                           at, f"{path}.target", "target")
+        elif target.type == "terraform" and not creds.oidc:
+            report.warning("terraform plans and applies against a cloud, and on a hosted runner the job has no "
+                           "identity: set `credentials.aws`, `gcp` or `azure` (OIDC), or `from_runner: true`",
+                           at, f"{path}.target", "target")
+
+
 RULES = (
     environment_names_are_usable,
     standard_environments_keep_their_tier,
@@ -350,4 +380,5 @@ RULES = (
     versioning_is_sane,
     config_keys_are_consistent,
     rollback_has_something_to_watch,
+    credentials_reach_the_target,
 )

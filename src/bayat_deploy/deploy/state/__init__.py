@@ -15,11 +15,12 @@ def open_store(session, environment: str, runner=None) -> Store:
     target = policy.environment(environment).target
     if target.type == "kubernetes" and target.state == "cluster":
         from bayat_deploy.deploy.state.kubernetes import KubernetesStore
+        from bayat_deploy.deploy.access import target_env
         from bayat_deploy.deploy.targets.commands import CommandRunner
 
         return KubernetesStore(namespace=policy.substitute(target.namespace, environment),
                                name=f"bayat-deploy-{environment}", context=target.context,
-                               runner=runner or CommandRunner(env=session.context.tool_env(), timeout=60),
+                               runner=runner or CommandRunner(env=target_env(session, environment), timeout=60),
                                labels={"app.kubernetes.io/part-of": policy.project,
                                        "bayat.io/environment": environment})
     from bayat_deploy.deploy.state.directory import DirectoryStore

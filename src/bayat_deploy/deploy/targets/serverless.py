@@ -24,6 +24,7 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
+from bayat_deploy.deploy.access import target_env
 from bayat_deploy.deploy.targets.base import Health, Instance, Release, State, Target, Track
 from bayat_deploy.deploy.targets.commands import CommandRunner
 from bayat_deploy.errors import BadInput, BayatError
@@ -45,7 +46,7 @@ class ServerlessTarget(Target):
     def __init__(self, session, environment: str, runner: CommandRunner | None = None):
         policy = session.policy
         super().__init__(session, environment)
-        self.runner = runner or CommandRunner(session.context.tool_env())
+        self.runner = runner or CommandRunner(target_env(session, environment))
         self.function = policy.substitute(self.spec.function_name, environment)
         self.stack = policy.substitute(self.spec.stack, environment)
         self.alias = self.spec.alias

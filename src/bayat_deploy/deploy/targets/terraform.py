@@ -24,6 +24,7 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
+from bayat_deploy.deploy.access import target_env
 from bayat_deploy.deploy.targets.base import Health, Instance, Release, State, Target, Track
 from bayat_deploy.deploy.targets.commands import CommandRunner
 from bayat_deploy.errors import BayatError
@@ -42,7 +43,7 @@ class TerraformTarget(Target):
     def __init__(self, session, environment: str, runner: CommandRunner | None = None):
         policy = session.policy
         super().__init__(session, environment)
-        self.runner = runner or CommandRunner(session.context.tool_env(TF_IN_AUTOMATION="1", TF_INPUT="0"))
+        self.runner = runner or CommandRunner(target_env(session, environment, TF_IN_AUTOMATION="1", TF_INPUT="0"))
         self.directory = policy.substitute(self.spec.directory, environment)
         self.workspace = policy.substitute(self.spec.workspace, environment)
         self.tfvars = self.state_dir / "bayat.tfvars.json"

@@ -1,5 +1,6 @@
 """The typed policy model. Import from here; the sub-modules group it by concern."""
 
+from bayat_deploy.policy.model.credentials import Aws, Azure, Credentials, Gcp
 from bayat_deploy.policy.model.environment import (CHECKS, STANDARD_CHECKS, TIERS, Analysis, ApprovalRule,
                                                    Approvals, ChangeTicket, DeployFrom, Emergency, Environment,
                                                    Expect, Latency, Maintenance, MaintenanceWindow, Monitoring,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from bayat_deploy.policy.model.credentials import Credentials
 from bayat_deploy.policy.model.fields import (REF_HINT, REF_PATTERN, RUNNER_LABEL, RUNNER_LABEL_HINT, URL_PATH,
                                               URL_PATH_HINT, f)
 from bayat_deploy.policy.model.strategies import Rolling, Strategy
@@ -241,5 +242,6 @@ class Environment:
     resources: Resources = f("Scale (may differ between environments).", Resources())
     target: Target | None = f("Per-environment target settings; merged over the top-level target.", None)
     runner: Runner = f("Runners for the deploy, verify and rollback jobs.", Runner())
+    credentials: Credentials = f("How the deploy, verify and rollback jobs reach the target.", Credentials())
     parity_exception: str | None = f(
         "Why this environment deploys differently (needed when its target type differs).", None)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+from bayat_deploy.deploy.access import target_env
 from bayat_deploy.deploy.targets.base import Health, Instance, Release, State, Target, Track
 from bayat_deploy.deploy.targets.commands import CommandRunner
 from bayat_deploy.deploy.targets.kubernetes import manifests
@@ -54,7 +55,7 @@ class KubernetesTarget(Target):
         self.names = Names(policy.substitute(self.spec.release, environment),
                            policy.substitute(self.spec.namespace, environment))
         self.values = ChartValues(session, environment)
-        self.runner = runner or CommandRunner(env=session.context.tool_env())
+        self.runner = runner or CommandRunner(env=target_env(session, environment))
 
     @property
     def book(self) -> TrackBook:
