@@ -1,4 +1,8 @@
-"""The generated GitHub workflow of the bundled example, run for real under act in host mode.
+"""The generated GitHub workflow of the bundled example, run for real under act in host mode, every job on a
+"fresh runner": its own HOME, temp dirs and bayat-deploy install (tests/support/act.py's bash shim), the way
+GitHub-hosted runners give each job a new machine. The docker-host target's jobs run on the host's own
+runner (the policy's default placement), so what persists between jobs and runs is only what the host keeps
+in the target's state_dir, and what the pipeline passes on (outputs, artifacts, the registry, tags).
 
 act runs the jobs on this machine; `--local-repository bayat/deploy-action@v1=<this tree>` makes the
 workflow's own `uses: bayat/deploy-action/...@v1` lines run the code under test. No public service is
@@ -12,16 +16,19 @@ Everything else is real: the registry with htpasswd, Docker, nginx, Prometheus, 
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
 
 from bayat_deploy.generate.github import PINS
 from tests.conftest import REPO
-from tests.support.act import Approvals, action_checkout, artifact_actions, failures, job_results
+from tests.support.act import (Approvals, action_checkout, artifact_actions, failures, fresh_runner_shim,
+                               job_results)
 from tests.support.gitrepo import GitRepo
 from tests.support.example import copy_example, local_policy, stop_deployments, write_policy
 from tests.support.gpgkeys import make_gpg_home
@@ -58,7 +65,8 @@ def pipeline(tmp_path_factory, registry):
     approvals = Approvals()
     context = {"base": base, "repo": repo, "origin": origin, "project": project, "port": port, "cache": cache,
                "action": action_checkout(base / "action"), "artifacts": artifact_actions(base / "artifact-actions"),
-               "approvals": approvals, "registry": registry, "gpg": gpg}
+               "approvals": approvals, "registry": registry, "gpg": gpg,
+               "shim": fresh_runner_shim(base / "shim"), "runs": []}
     yield context
     approvals.shutdown()
     prometheus.stop()
@@ -66,7 +74,15 @@ def pipeline(tmp_path_factory, registry):
     gpg.remove()
 
 
+def pip_config() -> list[str]:
+    """The runner image's pip settings (this machine's package mirror), which a fresh HOME would lose."""
+    config = Path.home() / ".config" / "pip" / "pip.conf"
+    return ["--env", f"PIP_CONFIG_FILE={config}"] if config.is_file() else []
+
+
 def act(pipeline, job: str) -> subprocess.CompletedProcess:
+    runners = pipeline["base"] / f"runners-{len(pipeline['runs']) + 1}"
+    pipeline["runs"].append(runners)
     artifacts = pipeline["artifacts"]
     registry = pipeline["registry"]
     argv = [tool("act"), "push", "-j", job, "-W", ".github/workflows/deploy.yml",
@@ -81,10 +97,10 @@ def act(pipeline, job: str) -> subprocess.CompletedProcess:
             "-s", "GITHUB_TOKEN=act-test-token",
             "--env", f"TRIVY_CACHE_DIR={pipeline['cache']}",
             "--env", f"GITHUB_API_URL={pipeline['approvals'].url}",
-            # one virtualenv for the whole run: a second stage in a job (and later jobs) reuse it
-            "--env", f"BAYAT_VENV={pipeline['base'] / 'venv'}"]
-    env = {**os.environ, "PATH": f"{REPO / '.tools' / 'bin'}:{os.environ['PATH']}",
+            "--env", f"FRESH_RUNNERS={runners}", *pip_config()]
+    env = {**os.environ, "PATH": f"{pipeline['shim']}:{REPO / '.tools' / 'bin'}:{os.environ['PATH']}",
            **pipeline["gpg"].env}
+    env.pop("BAYAT_VENV", None)
     proc = subprocess.run(argv, cwd=pipeline["repo"].root, capture_output=True, text=True, env=env, timeout=1500)
     (pipeline["base"] / f"act-{job}.log").write_text(proc.stdout + proc.stderr)
     return proc
@@ -103,7 +119,12 @@ def test_the_example_pipeline_runs_through_deploy_and_verify_then_a_broken_relea
     assert serving(pipeline) == "0.1.0"
     registry = pipeline["registry"]
     assert "0.1.0" in registry.tags(f"bayat/{pipeline['project']}")
-    assert "reused (installed earlier in this job)" in first.stdout  # the bootstrap installed once
+    # every job was a machine of its own: its own HOME, its own install; later steps of a job reuse it
+    homes = sorted(p.parent.name for p in pipeline["runs"][0].glob("*/home"))
+    assert homes == sorted(results), homes
+    installs = re.findall(r"\[deploy/([\w-]+)\s*\].*bayat-deploy \S+: installed from", first.stdout)
+    assert sorted(set(installs)) == sorted(installs) and set(installs) <= set(results), installs
+    assert re.search(r"\[deploy/deploy-development\s*\].*: reused \(installed earlier in this job\)", first.stdout)
     assert subprocess.run(["git", "tag"], cwd=pipeline["origin"], capture_output=True, text=True).stdout == "v0.1.0\n"
 
     # A release that passes its own tests but is broken in the environment (a packaging mistake makes the
@@ -125,3 +146,14 @@ def test_the_example_pipeline_runs_through_deploy_and_verify_then_a_broken_relea
     # every entry links the run that made it, on the repository act derived from origin
     assert all(r["pipeline_url"].startswith(f"https://github.com/acme/{pipeline['project']}/actions/runs/")
                for r in records), [r["pipeline_url"] for r in records]
+    # a third machine (a fresh clone, a fresh HOME) on the host reads all of it: history lives with the target
+    laptop = pipeline["base"] / "third-machine"
+    subprocess.run(["git", "clone", "-q", str(pipeline["repo"].root), str(laptop / "repo")], check=True)
+    (laptop / "home").mkdir()
+    env = {"HOME": str(laptop / "home"), "PATH": f"{REPO / '.tools' / 'bin'}:/usr/bin:/bin"}
+    history = subprocess.run([str(REPO / ".venv" / "bin" / "bayat-deploy"), "history", "--environment",
+                              "development", "--format", "json"], cwd=laptop / "repo", env=env,
+                             capture_output=True, text=True)
+    assert history.returncode == 0, history.stderr
+    assert [(e["action"], e["version"], e["outcome"]) for e in json.loads(history.stdout)] == [
+        ("deploy", "0.1.0", "succeeded"), ("deploy", "0.1.1", "rolled-back"), ("rollback", "0.1.0", "succeeded")]

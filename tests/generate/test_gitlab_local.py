@@ -21,8 +21,11 @@ tests stand in for it:
 - the release tag goes to a local bare repository (the push URL of `origin`; its fetch URL must look like
   a GitLab project for gitlab-ci-local), which accepts the `ci.skip` push option the pipeline sends.
 Everything else is real: the registry with htpasswd, Docker, nginx, Prometheus, trivy (a tiny real
-database), helm, gpg, skopeo, and bayat-deploy installed from this working tree by the jobs' bootstrap
-(one virtualenv shared by every job, as a runner's cache would keep it).
+database), helm, gpg, skopeo, and bayat-deploy installed from this working tree by the jobs' bootstrap.
+The generated pipeline runs every job on a "fresh runner" (tests/support/act.py's bash shim: its own HOME,
+temp dirs and virtualenv, as GitLab SaaS gives each job a new machine); the docker-host target's jobs are
+placed on the host's runner (`tags: [development]`), so between jobs and runs only the host's state_dir
+and what the pipeline passes on survive. The component runs share one virtualenv, as a runner's cache would.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import pytest
 import requests
 
 from tests.conftest import REPO
+from tests.support.act import fresh_runner_shim
 from tests.support.gitrepo import GitRepo
 from tests.support.example import copy_example, local_policy, stop_deployments, write_policy
 from tests.support.gpgkeys import make_gpg_home
@@ -100,6 +104,7 @@ class Runner:
     def __init__(self, base: Path, repo: GitRepo, variables: dict[str, str], env: dict[str, str]):
         self.base, self.repo, self.variables, self.env = base, repo, variables, env
         self.runs = 0
+        self.fresh_runners: list[Path] | None = None  # set: every job on a fresh runner (own HOME, temp, install)
 
     def __call__(self, *jobs: str, needs: bool = True, manual: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
         # A fresh state directory per run: gitlab-ci-local keeps each job's directory between runs, and a
@@ -112,11 +117,24 @@ class Runner:
             argv.append("--needs")
         for job in manual:
             argv += ["--manual", job]
-        for name, value in self.variables.items():
+        env = self.env
+        variables = dict(self.variables)
+        if self.fresh_runners is not None:
+            runners = self.base / f"runners-{self.runs}"
+            self.fresh_runners.append(runners)
+            variables["FRESH_RUNNERS"] = str(runners)
+            # the pipeline's own `cache:` carries its virtualenv and pip cache, not a directory of this machine
+            variables.pop("BAYAT_VENV", None)
+            variables.pop("PIP_CACHE_DIR", None)
+            pip_config = Path.home() / ".config" / "pip" / "pip.conf"  # the runner image's package mirror
+            if pip_config.is_file():
+                variables["PIP_CONFIG_FILE"] = str(pip_config)
+            env = {**env, "PATH": f"{fresh_runner_shim(self.base / 'shim')}:{env['PATH']}"}
+        for name, value in variables.items():
             argv += ["--variable", f"{name}={value}"]
         argv += list(jobs)
         (self.repo.root / ".git" / "info" / "exclude").write_text(".gitlab-ci-local*/\n")
-        proc = subprocess.run(argv, cwd=self.repo.root, capture_output=True, text=True, env=self.env, timeout=1200)
+        proc = subprocess.run(argv, cwd=self.repo.root, capture_output=True, text=True, env=env, timeout=1200)
         (self.base / f"gitlab-ci-local-{self.runs}.log").write_text(proc.stdout + proc.stderr)
         return proc
 
@@ -164,6 +182,7 @@ def pipeline(tmp_path_factory, registry, trivy_db):
                                    cwd=repo.root, capture_output=True, text=True)
         assert generated.returncode == 0, generated.stderr
         repo.commit("feat: the hello service")
+        context["run"].fresh_runners = []
         yield context
 
 
@@ -182,12 +201,13 @@ def test_the_example_pipeline_deploys_development_then_rolls_a_broken_release_ba
     assert "0.1.0" in pipeline["registry"].tags(f"bayat/{pipeline['project']}")
     assert subprocess.run(["git", "tag"], cwd=pipeline["origin"], capture_output=True,
                           text=True).stdout == "v0.1.0\n"
-    # the version travelled as a dotenv report; the bootstrap installed once and every later job reused it
+    # the version travelled as a dotenv report; every job ran on a fresh runner and installed bayat-deploy itself
     assert "deploying 0.1.0 to development" in job_log(first.stdout, "deploy-development")
-    # (the virtualenv is shared with the other pipeline tests of this worker: whichever ran first installed it)
-    installs = len(re.findall(r"> bayat-deploy \S+: installed", first.stdout))
-    reuses = len(re.findall(r"> bayat-deploy \S+: reused", first.stdout))
-    assert installs <= 1 and reuses >= len(jobs) - 2, (installs, reuses, job_log(first.stdout, "version"))
+    homes = sorted(p.parent.name for p in run.fresh_runners[0].glob("*/home"))
+    assert set(homes) >= set(jobs) - {"release"}, homes  # release runs release-cli, no bash of ours
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", first.stdout)
+    bootstraps = re.findall(r"^(\S+) +> bayat-deploy \S+: (installed|reused)", plain, re.MULTILINE)
+    assert {job for job, _ in bootstraps} >= set(jobs) - {"release"}, bootstraps
     # evidence reached the gate only through `needs:` artifacts: it read the files of every earlier stage
     gate = job_log(first.stdout, "deploy-development")
     for check, evidence in (("tests", "test.json"), ("security-scan", "scan.json"),
@@ -214,6 +234,16 @@ def test_the_example_pipeline_deploys_development_then_rolls_a_broken_release_ba
     assert [(r["action"], r["version"], r["outcome"]) for r in records][-2:] == [
         ("deploy", "0.1.1", "succeeded"), ("rollback", "0.1.0", "succeeded")]
     assert "verification failed: home: GET /: status 500" in job_log(second.stdout, "verify-development")
+    # a third machine (a fresh clone, a fresh HOME) on the host reads the whole story from the target's state
+    third = pipeline["base"] / "third-machine"
+    subprocess.run(["git", "clone", "-q", str(repo.root), str(third / "repo")], check=True)
+    (third / "home").mkdir()
+    history = subprocess.run([str(REPO / ".venv" / "bin" / "bayat-deploy"), "history", "--environment",
+                              "development", "--format", "json"], cwd=third / "repo", capture_output=True,
+                             text=True, env={"HOME": str(third / "home"), "PATH": "/usr/bin:/bin"})
+    assert history.returncode == 0, history.stderr
+    assert [(e["action"], e["version"], e["outcome"]) for e in json.loads(history.stdout)] == [
+        ("deploy", "0.1.0", "succeeded"), ("deploy", "0.1.1", "succeeded"), ("rollback", "0.1.0", "succeeded")]
 
 
 COMPONENT_PIPELINE = """\

@@ -76,3 +76,30 @@ def artifact_actions(dest: Path) -> dict[str, Path]:
         (target / "node_modules").symlink_to(node_modules)
         actions[kind] = target
     return actions
+
+
+FRESH_RUNNER_SHIM = r"""#!/bin/sh
+# Every job of a run starts on a "fresh runner": its own HOME, temp directories and caches, the way a
+# GitHub-hosted or GitLab SaaS runner gives each job a new machine. act (host mode) and gitlab-ci-local
+# start every script through `bash`, found on PATH: this one picks the job's directories, then runs the real
+# bash. Steps of one job share them; nothing is shared between jobs but what the pipeline passes on.
+job="${GITHUB_JOB:-${CI_JOB_NAME:-}}"
+if [ -n "$job" ] && [ -n "${FRESH_RUNNERS:-}" ] && [ -z "${FRESH_RUNNER:-}" ]; then
+    FRESH_RUNNER="$FRESH_RUNNERS/$(printf '%s' "$job" | tr -c 'A-Za-z0-9._-' '_')"
+    mkdir -p "$FRESH_RUNNER/home" "$FRESH_RUNNER/tmp" "$FRESH_RUNNER/runner-temp"
+    HOME="$FRESH_RUNNER/home" TMPDIR="$FRESH_RUNNER/tmp" RUNNER_TEMP="$FRESH_RUNNER/runner-temp"
+    export FRESH_RUNNER HOME TMPDIR RUNNER_TEMP
+    unset XDG_CACHE_HOME XDG_CONFIG_HOME XDG_DATA_HOME XDG_STATE_HOME
+fi
+exec /bin/bash "$@"
+"""
+
+
+def fresh_runner_shim(dest: Path) -> Path:
+    """A directory to put first on PATH: `bash` there gives every job its own HOME and temp dirs below
+    $FRESH_RUNNERS/<job> (set FRESH_RUNNERS per pipeline run)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shim = dest / "bash"
+    shim.write_text(FRESH_RUNNER_SHIM)
+    shim.chmod(0o755)
+    return dest
