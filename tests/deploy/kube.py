@@ -69,8 +69,14 @@ def open_session(root: Path, env: dict | None = None):
     from bayat_deploy.session import Session
 
     loaded = load_policy(root / ".bayat" / "deploy.yml")
+    # the File-type variables a GitLab project (or the secrets a GitHub environment) would hold; the recorded
+    # kubectl/helm calls never read them, the access layer checks they are there
+    kubeconfig = root / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    secrets = {e.credentials.kubeconfig: str(kubeconfig) for e in loaded.policy.environments.values()
+               if e.credentials.kubeconfig}
     context = RunContext.from_environment(env={"HOME": str(root), "PATH": f"{TOOLS}:/usr/bin:/bin", **CI_ENV,
-                                               **(env or {})}, cwd=root)
+                                               **secrets, **(env or {})}, cwd=root)
     return Session(loaded, context, for_context(context, root))
 
 

@@ -22,6 +22,7 @@ POLICIES = {
     # GitHub-hosted -> EKS through OIDC in production, kubeconfig secrets elsewhere
     "kubernetes": f"""project: shop
 target: {{ type: kubernetes, chart: chart }}
+monitoring: {{ url: "http://prometheus.monitoring:9090" }}
 environments:
   production:
     credentials:
@@ -122,6 +123,8 @@ def test_kubernetes_jobs_read_the_environments_kubeconfig_secret_or_log_in_to_ek
         # the login comes before the first bayat-deploy step that talks to the target
         order = uses(production)
         assert order.index(PINS["aws"].repository) < order.index(action)
+    # the monitor step reads the deployment record, which is in the cluster
+    assert step_env(jobs["verify-development"], "bayat/deploy-action/actions/monitor")["KUBECONFIG_DEVELOPMENT"]
     # no other job sees a cluster secret
     for name, job in jobs.items():
         if not name.startswith(TARGET_JOBS):
