@@ -122,8 +122,14 @@ def test_least_privilege(repos):
                 granted = job.get("permissions", {})
                 assert set(granted.values()) <= {"read", "write"}, job_name
                 writes = {k for k, v in granted.items() if v == "write"}
-                # publishing pushes images and the release tag; nothing else writes
-                assert writes <= ({"packages", "contents"} if job_name == "publish" else set()), (job_name, writes)
+                # publishing pushes images and the release tag; the jobs that change an environment record
+                # each attempt as a GitHub Deployment; nothing else writes
+                allowed = {"packages", "contents"} if job_name == "publish" else set()
+                if job_name.startswith(("deploy-", "verify-", "rollback")):
+                    allowed = {"deployments"}
+                assert writes <= allowed, (job_name, writes)
+                if "verify" in job_name or "deploy-" in job_name or job_name.startswith("rollback"):
+                    assert granted.get("deployments") == "write", job_name
 
 
 def test_the_manual_rollback_workflow(repos):

@@ -26,7 +26,15 @@ class Deployment:
     def __post_init__(self):
         self.env = self.session.policy.environment(self.environment)
         self.target = target_for(self.session, self.environment)
-        self.record = Record(self.target.store)
+        self.record = Record(self.target.store, on_append=self._audit)
+
+    def _audit(self, entry: Entry) -> None:
+        """Tell the CI platform's deployment history (GitHub Deployments) about a stored entry."""
+        try:
+            url = str(self.env.url) if self.env.url else self.target.url()
+        except BayatError:
+            url = ""
+        self.session.platform.record_deployment(entry, url=url, production=self.env.tier == "production")
 
     def say(self, text: str) -> None:
         print(text, flush=True)

@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from bayat_deploy.deploy.state.base import DeploymentLocked  # noqa: F401  (raised by Record.lock)
 from bayat_deploy.errors import BayatError
@@ -56,12 +56,13 @@ class Record:
 
     KEY = "records.jsonl"
 
-    def __init__(self, store: "Store | Path"):
+    def __init__(self, store: "Store | Path", on_append: "Callable[[Entry], None] | None" = None):
         if isinstance(store, (str, Path)):
             from bayat_deploy.deploy.state.directory import DirectoryStore
 
             store = DirectoryStore(Path(store))
         self.store = store
+        self.on_append = on_append  # e.g. the platform's audit trail, told of every entry once it is stored
 
     @property
     def path(self) -> str:
@@ -71,6 +72,8 @@ class Record:
     def append(self, entry: Entry) -> Entry:
         entry.id = entry.id or f"{int(time.time() * 1000)}-{os.getpid()}"
         self.store.append(self.KEY, entry.to_json() + "\n")
+        if self.on_append:
+            self.on_append(entry)
         return entry
 
     def entries(self) -> list[Entry]:

@@ -40,6 +40,10 @@ class Platform:
         """Hide a secret value in the CI's logs from now on, including those of later steps (GitHub's
         ::add-mask::). GitLab masks only variables declared masked; on a laptop nothing is needed."""
 
+    def record_deployment(self, entry, *, url: str = "", production: bool = False) -> None:
+        """Add a recorded attempt to the platform's own deployment history (GitHub Deployments). GitLab
+        records a deployment for every job with `environment:` by itself; a laptop has none."""
+
     def git_credentials(self) -> list[str]:
         """`git -c` options that authenticate a push with the job's own token (none on a laptop: git's
         own credentials apply)."""

@@ -39,6 +39,24 @@ class GitHub(Platform):
         server = self.context.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
         return ["-c", f"http.{server}/.extraheader=AUTHORIZATION: basic {basic}"]
 
+    def record_deployment(self, entry, *, url: str = "", production: bool = False) -> None:
+        # The record is what the tool acts on; the trail is for people. A trail that cannot be written is a
+        # warning on the run, never a failed deployment that in fact happened.
+        from bayat_deploy.errors import BayatError
+        from bayat_deploy.platform.deployments import AUDITED, trail_for
+
+        if entry.action not in AUDITED or not entry.commit:
+            return
+        try:
+            trail = trail_for(self.context, frozenset({entry.environment} if production else ()))
+            number = trail.write(entry, url=url)
+        except BayatError as exc:
+            self.annotate(Annotation("warning", f"the {entry.action} of {entry.version or 'this version'} to "
+                                                f"{entry.environment} is in the deployment record but not in "
+                                                f"GitHub Deployments: {exc}", title="deployment audit trail"))
+            return
+        print(f"GitHub deployment {number} records this {entry.action} ({entry.outcome})", flush=True)
+
     def mask(self, value: str) -> None:
         # Written past the redacting stream: this one line must carry the value for the runner to hide it.
         stream = getattr(sys.stdout, "raw", sys.stdout)

@@ -13,6 +13,7 @@ API_VERSION = "2022-11-28"  # the REST API version whose OpenAPI description the
 ADMINISTRATION = ("the token needs the `Administration: write` repository permission (fine-grained token or "
                   "GitHub App) or the `repo` scope (classic token) to manage environments; a workflow's own "
                   "GITHUB_TOKEN cannot get it")
+DEPLOYMENTS = "the job's token needs `permissions: deployments: write` to record deployments"
 MEMBERS = ("the token needs the `Members: read` organization permission (classic: `read:org`) to look up teams, "
            "or the team does not exist")
 
@@ -73,6 +74,21 @@ class GitHubApi(RestClient):
     def delete_branch_policy(self, repository: str, name: str, policy_id: int) -> None:
         self.send("DELETE", f"{self._environment_path(repository, name)}/deployment-branch-policies/{policy_id}",
                   needs=ADMINISTRATION)
+
+    # ------------------------------------------------------------------ deployments (the audit trail)
+    def create_deployment(self, repository: str, body: dict) -> dict:
+        """POST /repos/{owner}/{repo}/deployments (repos/create-deployment)."""
+        return self.send("POST", f"repos/{repository}/deployments", json=body, needs=DEPLOYMENTS)
+
+    def create_deployment_status(self, repository: str, deployment_id: int, body: dict) -> dict:
+        """POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses (repos/create-deployment-status)."""
+        return self.send("POST", f"repos/{repository}/deployments/{deployment_id}/statuses", json=body,
+                         needs=DEPLOYMENTS)
+
+    def deployments(self, repository: str, environment: str, *, task: str = "", limit: int | None = None) -> list:
+        """GET /repos/{owner}/{repo}/deployments?environment=ENV[&task=TASK], newest first."""
+        query = {"environment": environment, **({"task": task} if task else {})}
+        return self.paginate(f"repos/{repository}/deployments", query, limit=limit)
 
     def team(self, org: str, slug: str) -> dict | None:
         """GET /orgs/{org}/teams/{team_slug}, or None when there is no such team."""

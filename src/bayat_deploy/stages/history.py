@@ -1,4 +1,8 @@
-"""`bayat-deploy history --env ENV`: every deployment attempt, including the failed and rolled-back ones."""
+"""`bayat-deploy history --env ENV`: every deployment attempt, including the failed and rolled-back ones.
+
+`--source record` (the default) reads the environment's deployment record in its state store;
+`--source platform` reads the CI platform's deployment history (GitHub Deployments written by this tool,
+GitLab's own deployments), which needs no access to the target at all."""
 
 from __future__ import annotations
 
@@ -13,22 +17,30 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_environment(parser)
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     parser.add_argument("--limit", type=argtypes.count, default=0, help="only the newest N entries (default: all)")
+    parser.add_argument("--source", choices=("record", "platform"), default="record",
+                        help="record: the deployment record in the state store (default); platform: GitHub "
+                             "Deployments or GitLab deployments")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from bayat_deploy.deploy.engine import Deployment
     from bayat_deploy.session import open_session
 
-    deployment = Deployment(open_session(args), args.environment)
-    entries = deployment.record.entries()
+    session = open_session(args)
+    if args.source == "platform":
+        entries, where = _platform_entries(session, args.environment, args.limit)
+    else:
+        from bayat_deploy.deploy.engine import Deployment
+
+        deployment = Deployment(session, args.environment)
+        entries, where = deployment.record.entries(), deployment.record.path
     if args.limit:
         entries = entries[-args.limit:]
     if args.format == "json":
         print(json.dumps([e.__dict__ for e in entries], indent=2))
         return 0
     if not entries:
-        print(f"no deployments recorded for {args.environment} ({deployment.record.path})")
+        print(f"no deployments recorded for {args.environment} ({where})")
         return 0
     columns = ("finished", "action", "version", "outcome", "strategy", "previous_version", "triggered_by", "reason")
     rows = [[str(getattr(e, c) or "") for c in columns] for e in entries]
@@ -37,3 +49,12 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         print("  ".join(v[:w].ljust(w) for v, w in zip(row, widths)).rstrip())
     return 0
+
+
+def _platform_entries(session, environment: str, limit: int):
+    from bayat_deploy.deploy.record import Entry
+    from bayat_deploy.platform.deployments import trail_for
+
+    session.policy.environment(environment)  # an unknown environment is the policy's error, not an empty list
+    trail = trail_for(session.context)
+    return [Entry(**entry) for entry in trail.read(environment, limit or None)], trail.where
