@@ -304,3 +304,134 @@ def test_the_warm_colour_is_scaled_to_zero_once_its_time_is_up(tmp_path, terrafo
     assert target.decommission_due() is False
     assert target.decommission_due(datetime.now(timezone.utc) + timedelta(minutes=11)) is True
     assert colours(runner.applied[-1]) == {"blue": ("", "", 0, 0), "green": ("stable", "2.0.0", 2, 100)}
+
+
+# ----------------------------------------------------------------------------- where the state lives
+class HttpStateServer:
+    """A Terraform `http` state backend on loopback, in the protocol Terraform's http backend documents (GET
+    the state, POST a new one with `?ID=<lock id>`, LOCK / UNLOCK on the lock address, 423 while locked): what
+    GitLab-managed Terraform state speaks. No GitLab is reachable here; terraform itself is the real client."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.states: dict[str, bytes] = {}
+        self.locks: dict[str, bytes] = {}
+        self.calls: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _reply(self, status: int, body: bytes = b""):
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def do_GET(self):  # noqa: N802
+                server.calls.append(f"GET {self.path}")
+                state = server.states.get(self.path.split("?")[0])
+                self._reply(200, state) if state else self._reply(404)
+
+            def do_POST(self):  # noqa: N802
+                server.calls.append(f"POST {self.path.split('?')[0]}")
+                server.states[self.path.split("?")[0]] = self._body()
+                self._reply(200)
+
+            def do_LOCK(self):  # noqa: N802
+                server.calls.append(f"LOCK {self.path}")
+                body = self._body()
+                if self.path in server.locks:
+                    return self._reply(423, server.locks[self.path])
+                server.locks[self.path] = body
+                self._reply(200)
+
+            def do_UNLOCK(self):  # noqa: N802
+                server.calls.append(f"UNLOCK {self.path}")
+                server.locks.pop(self.path, None)
+                self._reply(200)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def env(self, name: str) -> dict:
+        """The variables a GitLab job sets for GitLab-managed state (environment-scoped CI/CD variables)."""
+        return {"TF_HTTP_ADDRESS": f"{self.url}/state/{name}", "TF_HTTP_LOCK_ADDRESS": f"{self.url}/lock/{name}",
+                "TF_HTTP_UNLOCK_ADDRESS": f"{self.url}/lock/{name}", "TF_HTTP_USERNAME": "gitlab-ci-token",
+                "TF_HTTP_PASSWORD": "job-token"}
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def in_ci(session: Session, platform: str = "gitlab") -> Session:
+    """The same repository as a job of a hosted runner sees it."""
+    from bayat_deploy.context import RunContext
+    from bayat_deploy.platform import for_context
+
+    variables = {"gitlab": {"GITLAB_CI": "true", "CI_COMMIT_SHA": "a" * 40},
+                 "github": {"GITHUB_ACTIONS": "true", "GITHUB_SHA": "a" * 40}}[platform]
+    context = RunContext.from_environment(variables)
+    return Session(session.loaded, context, for_context(context, session.root))
+
+
+@pytest.mark.parametrize("platform", ["github", "gitlab"])
+def test_a_hosted_runner_with_local_terraform_state_is_refused_before_any_apply(tmp_path, terraform_env, platform):
+    session = in_ci(make_repo(tmp_path, {"strategy": {"type": "blue-green"}}), platform)
+    runner = Runner(terraform_env)
+    target = TerraformTarget(session, "staging", runner=runner)
+    with pytest.raises(BayatError, match="keeps its Terraform state on this .* runner, which is thrown away") as caught:
+        target.prepare()
+    assert "environments.staging.runner" in str(caught.value) and 'backend "http"' in str(caught.value)
+    assert [argv[2] for argv in runner.commands] == ["init"]  # refused right after init: nothing applied
+
+
+def test_a_self_hosted_runner_may_keep_local_state(tmp_path, terraform_env):
+    session = in_ci(make_repo(tmp_path, {"strategy": {"type": "blue-green"},
+                                         "runner": {"labels": ["self-hosted", "infra"], "tags": ["infra"]}}))
+    target = TerraformTarget(session, "staging", runner=Runner(terraform_env))
+    assert deploy(target, "1.0.0").status == "succeeded"
+
+
+def test_remote_state_lets_a_fresh_runner_see_what_the_last_one_deployed(tmp_path, terraform_env):
+    import shutil
+
+    server = HttpStateServer()
+    try:
+        first = in_ci(make_repo(tmp_path / "runner-1", {"strategy": {"type": "blue-green"}}))
+        (first.root / "infra" / "backend.tf").write_text('terraform {\n  backend "http" {}\n}\n')
+        pristine = tmp_path / "checkout"
+        shutil.copytree(first.root, pristine)  # what a fresh runner checks out: no .terraform, no tfstate
+        env = {**terraform_env, **server.env("staging")}
+        runner = Runner(env)
+        target = TerraformTarget(first, "staging", runner=runner)
+        assert target.backend() == "local"  # nothing initialised yet
+        assert deploy(target, "1.0.0").status == "succeeded"
+        assert target.backend() == "http"
+        assert "workspace" not in [argv[2] for argv in runner.commands]  # the address names the state
+        assert not list((first.root / "infra").glob("terraform.tfstate*"))
+        assert "/state/staging" in server.states and server.locks == {}
+        assert any(call.startswith("LOCK /lock/staging") for call in server.calls)
+
+        fresh = tmp_path / "runner-2" / "repo"
+        shutil.copytree(pristine, fresh)
+        policy = fresh / ".bayat" / "deploy.yml"  # and its own scratch directory, not the first runner's
+        policy.write_text(policy.read_text().replace(str(first.root), str(fresh)))
+        second = in_ci(Session.open(fresh / ".bayat" / "deploy.yml"))
+        other = TerraformTarget(second, "staging", runner=Runner(env))
+        other.prepare()
+        state = other.current()
+        assert {n: t.release.version for n, t in state.tracks.items()} == {"stable": "1.0.0"}
+        assert deploy(other, "2.0.0").status == "succeeded"
+        assert {n: t.release.version for n, t in other.current().tracks.items()} == {"warm": "1.0.0",
+                                                                                     "stable": "2.0.0"}
+    finally:
+        server.close()

@@ -212,9 +212,9 @@ def state_outlives_the_job(policy: Policy, report: Reporter) -> None:
         target, runner = env.target, env.runner
         if target is None or getattr(target, "state", "local") == "cluster":
             continue
-        hosted = [platform for platform, placed in (
-            ("GitHub (runner.labels)", "self-hosted" in (runner.labels or ()) or bool(runner.group)),
-            ("GitLab (runner.tags)", bool(runner.tags))) if not placed]
+        hosted = [where for where, platform in (("GitHub (runner.labels)", "github"),
+                                                ("GitLab (runner.tags)", "gitlab"))
+                  if not runner.persistent_on(platform)]
         if not hosted:
             continue
         where = " and ".join(hosted)
@@ -225,7 +225,8 @@ def state_outlives_the_job(policy: Policy, report: Reporter) -> None:
                            f"machine", *paths)
         else:
             hint = ("set `target.state: cluster`" if target.type == "kubernetes"
-                    else "run them on a self-hosted runner whose state_dir persists")
+                    else "run them on a self-hosted runner whose state_dir persists (the platform's deployment "
+                         "history, `history --source platform`, is kept either way)")
             report.warning(f"the deployment record, lock and rollback state live in target.state_dir "
                            f"({target.state_dir}) on the runner, and on {where} the jobs run on hosted runners "
                            f"that start empty: history and rollback would not see earlier deploys; {hint}",

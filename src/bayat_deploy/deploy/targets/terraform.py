@@ -31,6 +31,7 @@ from bayat_deploy.errors import BayatError
 from bayat_deploy.fsutil import write_atomic
 
 COLOURS = ("blue", "green")
+WITHOUT_WORKSPACES = ("http",)
 
 
 def empty_colour() -> dict:
@@ -89,9 +90,38 @@ class TerraformTarget(Target):
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.runner.check(self.terraform("init", "-input=false", "-no-color"), cwd=self.session.root,
                           what=f"terraform init in {self.directory}")
-        self.runner.check(self.terraform("workspace", "select", "-or-create", "-no-color", self.workspace),
-                          cwd=self.session.root, what=f"selecting workspace {self.workspace}")
+        self._refuse_runner_local_state()
+        # The http backend (GitLab-managed state) has no workspaces: its address names one state, set per
+        # environment with TF_HTTP_ADDRESS / TF_HTTP_LOCK_ADDRESS (environment-scoped CI variables).
+        if self.backend() not in WITHOUT_WORKSPACES:
+            self.runner.check(self.terraform("workspace", "select", "-or-create", "-no-color", self.workspace),
+                              cwd=self.session.root, what=f"selecting workspace {self.workspace}")
         self._outputs = None
+
+    def backend(self) -> str:
+        """The backend `terraform init` configured ("local" when the module declares none): init records a
+        configured backend in .terraform/terraform.tfstate, and writes nothing there for the implicit local one."""
+        settings = self.session.root / self.directory / ".terraform" / "terraform.tfstate"
+        try:
+            return (json.loads(settings.read_text()).get("backend") or {}).get("type") or "local"
+        except FileNotFoundError:
+            return "local"
+        except (OSError, ValueError) as exc:
+            raise BayatError(f"{settings}: cannot read what terraform init configured: {exc}") from None
+
+    def _refuse_runner_local_state(self) -> None:
+        """On a hosted runner a local tfstate (which colour serves which release) is gone after the job: the
+        next deploy would start from nothing and create a second set of instances."""
+        context = self.session.context
+        if not context.in_ci or self.env.runner.persistent_on(context.platform):
+            return
+        if self.backend() == "local":
+            raise BayatError(
+                f"{self.directory} keeps its Terraform state on this {context.platform} runner, which is thrown "
+                f"away after the job: declare a remote backend with locking in the module (e.g. `backend \"s3\"` "
+                f"with use_lockfile, `backend \"gcs\"`, `backend \"azurerm\"`, `backend \"http\"` for GitLab-"
+                f"managed state, or `cloud {{}}`), or run {self.environment}'s jobs on a self-hosted runner "
+                f"(environments.{self.environment}.runner)")
 
     def current(self) -> State:
         state = State(self.environment)

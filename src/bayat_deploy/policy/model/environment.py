@@ -216,6 +216,15 @@ class Runner:
         "GitLab runner tags; default: none (shared runners), or [<environment>] for a docker-host target.",
         None, pattern=RUNNER_LABEL, pattern_hint=RUNNER_LABEL_HINT)
 
+    def persistent_on(self, platform: str) -> bool:
+        """Whether the jobs run on the user's own runners, whose disk outlives a job (GitHub: `self-hosted`
+        label or a runner group; GitLab: tags other than GitLab's `saas-*` hosted-runner sizes)."""
+        if platform == "github":
+            return "self-hosted" in (self.labels or ()) or bool(self.group)
+        if platform == "gitlab":
+            return any(not tag.startswith("saas-") for tag in self.tags or ())
+        return True  # a laptop
+
 
 @dataclass(frozen=True, kw_only=True)
 class Environment:
