@@ -116,3 +116,21 @@ def test_a_bad_runner_label_is_a_located_error(bayat, tmp_path):
     result = bayat("policy", "validate", "--policy", "deploy.yml")
     assert result.code == 2
     assert result.stderr.startswith("deploy.yml:3:") and "defaults.runner.labels[0]" in result.stderr
+
+
+def test_a_remote_docker_engine_is_a_located_error_and_gitlab_saas_tags_are_hosted(bayat, tmp_path):
+    (tmp_path / "remote.yml").write_text("project: shop\ntarget:\n  type: docker-host\n"
+                                         "  docker_host: ssh://deploy@prod-host\n")
+    result = bayat("policy", "validate", "--policy", "remote.yml")
+    assert result.code == 2, result.stderr
+    assert result.stderr.startswith("remote.yml:4:") and "docker_host 'ssh://deploy@prod-host' is a remote engine" \
+        in result.stderr and "Traceback" not in result.stderr
+    for local in ("unix:///var/run/docker.sock", "tcp://127.0.0.1:2375"):
+        (tmp_path / "local.yml").write_text(f"project: shop\ntarget: {{ type: docker-host, docker_host: '{local}' }}\n")
+        assert bayat("policy", "validate", "--policy", "local.yml").code == 0, local
+    # GitLab's own hosted runners are picked by `saas-*` tags: still a throwaway machine
+    (tmp_path / "saas.yml").write_text("project: shop\ntarget: { type: kubernetes, chart: chart, state: local }\n"
+                                       "defaults:\n  runner: { labels: [self-hosted, k8s], tags: [saas-linux-small-amd64] }\n")
+    warnings = [line for line in bayat("policy", "validate", "--policy", "saas.yml").stderr.splitlines()
+                if ": warning: " in line]
+    assert warnings and all("GitLab (runner.tags)" in line and "GitHub" not in line for line in warnings), warnings

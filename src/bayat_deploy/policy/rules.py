@@ -254,6 +254,22 @@ def ports_do_not_clash(policy: Policy, report: Reporter) -> None:
         used[key] = name
 
 
+LOCAL_ENGINE = re.compile(r"^(unix|npipe)://|^tcp://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?/?$")
+
+
+def the_engine_is_where_the_job_runs(policy: Policy, report: Reporter) -> None:
+    """nginx, the record and the instances' published ports (127.0.0.1) are on the machine of the job; a remote
+    engine (ssh://, tcp://host) would start the containers where nginx cannot reach them."""
+    for _, path, env in _envs(policy):
+        target = env.target
+        if isinstance(target, DockerHost) and target.docker_host and not LOCAL_ENGINE.match(target.docker_host):
+            report.error(f"docker_host {target.docker_host!r} is a remote engine, but nginx, the deployment record "
+                         f"and the instances' ports (on 127.0.0.1) stay on the machine that runs the job: the "
+                         f"containers would be out of nginx's reach; run the jobs on the Docker host itself (a "
+                         f"self-hosted runner there, `runner:`) and leave docker_host unset",
+                         f"{path}.target.docker_host", "target.docker_host")
+
+
 def references_resolve(policy: Policy, report: Reporter) -> None:
     envs = set(policy.environments)
     routes = [route.name for route in policy.notifications.routes]
@@ -377,6 +393,7 @@ RULES = (
     state_outlives_the_job,
     strategy_fits_target,
     ports_do_not_clash,
+    the_engine_is_where_the_job_runs,
     references_resolve,
     versioning_is_sane,
     config_keys_are_consistent,

@@ -14,8 +14,10 @@ class DockerHost:
     """Containers on a Docker host, traffic through nginx on the same host."""
 
     type: Literal["docker-host"] = f("Target type.")
-    docker_host: str | None = f("Docker engine address (unix:///var/run/docker.sock, ssh://...); default: DOCKER_HOST.",
-                                None)
+    docker_host: str | None = f("Docker engine of the machine the job runs on (unix:///var/run/docker.sock, "
+                                "tcp://127.0.0.1:2375); default: DOCKER_HOST. A remote engine (ssh://, tcp://host) "
+                                "is refused: nginx and the record are on the job's machine, so run the jobs on the "
+                                "host.", None)
     listen: str = f("Address nginx listens on.", "127.0.0.1", pattern=HOST, pattern_hint=HOST_HINT)
     port: int | None = f("Port nginx serves the environment on; default 8081-8084 by tier.", None,
                          minimum=1, maximum=65535)
