@@ -122,9 +122,9 @@ def test_the_example_pipeline_runs_through_deploy_and_verify_then_a_broken_relea
     # every job was a machine of its own: its own HOME, its own install; later steps of a job reuse it
     homes = sorted(p.parent.name for p in pipeline["runs"][0].glob("*/home"))
     assert homes == sorted(results), homes
-    installs = re.findall(r"\[deploy/([\w-]+)\s*\].*bayat-deploy \S+: installed from", first.stdout)
+    installs = re.findall(r"\[deploy/([\w-]+)\s*\].*bayat-deploy \S+: virtualenv \S+ made", first.stdout)
     assert sorted(set(installs)) == sorted(installs) and set(installs) <= set(results), installs
-    assert re.search(r"\[deploy/deploy-development\s*\].*: reused \(installed earlier in this job\)", first.stdout)
+    assert re.search(r"\[deploy/deploy-development\s*\].*: virtualenv \S+ reused from an earlier step", first.stdout)
     assert subprocess.run(["git", "tag"], cwd=pipeline["origin"], capture_output=True, text=True).stdout == "v0.1.0\n"
 
     # A release that passes its own tests but is broken in the environment (a packaging mistake makes the
