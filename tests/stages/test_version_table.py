@@ -41,6 +41,16 @@ CASES = [
                                      ("commit", "chore(deps): lint"), ("commit", "ci: cache")], "1.2.3", "1.2.3"),
     Case("non-conventional-ignored", [("commit", "feat: a"), ("tag", "v1.2.3"), ("commit", "Update stuff"),
                                       ("commit", "feat:missing space"), ("commit", "feat(): empty scope")], "1.2.3"),
+    # A release commit (a GitHub action's dist/) made on top of main and reachable only from its tag.
+    Case("release-commit-counts-for-its-parent", [("commit", "feat: a"), ("detach",),
+                                                  ("commit", "chore(release): 1.0.0 (dist/ for the action)"),
+                                                  ("tag", "v1.0.0"), ("checkout", "main"), ("commit", "fix: b")],
+         "1.0.1", "1.0.0"),
+    Case("release-commit-without-new-commits", [("commit", "feat: a"), ("detach",), ("commit", "chore(release): 1.0.0"),
+                                                ("tag", "v1.0.0"), ("checkout", "main")], "1.0.0", "1.0.0"),
+    Case("other-unreachable-tags-do-not-count", [("commit", "feat: a"), ("tag", "v1.0.0"), ("detach",),
+                                                 ("commit", "feat: elsewhere"), ("tag", "v2.0.0"), ("checkout", "main"),
+                                                 ("commit", "fix: b")], "1.0.1", "1.0.0"),
     Case("head-is-the-release", [("commit", "feat: a"), ("commit", "fix: b"), ("tag", "v2.0.1")], "2.0.1", "2.0.1"),
     # Breaking changes.
     Case("bang-bumps-major", [("commit", "feat: a"), ("tag", "v1.2.3"), ("commit", "refactor(api)!: drop v1")],

@@ -54,8 +54,29 @@ class History:
         return tags
 
     def version_tags(self, reachable: bool = True) -> list[VersionTag]:
-        """Version tags; with `reachable`, only those whose commit is HEAD or one of its ancestors."""
-        return self._parse(self.git.tags(f"{self.prefix}*", merged=reachable))
+        """Version tags; with `reachable`, only those whose commit is HEAD or one of its ancestors, or a
+        release commit made on top of one (see `_released_from_history`)."""
+        names = self.git.tags(f"{self.prefix}*", merged=reachable)
+        if reachable and self.head:
+            names += [name for name in self.git.tags(f"{self.prefix}*", merged=False)
+                      if name not in names and self._released_from_history(name)]
+        return self._parse(names)
+
+    def _released_from_history(self, tag: str) -> bool:
+        """A release commit: its subject starts with `chore(release)` and its first parent is in HEAD's
+        history. It carries only build output (a GitHub action's dist/, say) and is reachable from the
+        tag alone, so the commit it was built from stands for it."""
+        commit = f"refs/tags/{tag}^{{commit}}"
+        if not self.git.run("log", "-1", "--format=%s", commit, check=False).startswith("chore(release)"):
+            return False
+        parent = self.git.run("rev-parse", "--verify", "--quiet", f"{commit}^1", check=False)
+        return bool(parent) and self._is_ancestor(parent)
+
+    def _is_ancestor(self, commit: str) -> bool:
+        from bayat_deploy.tools import run
+
+        proc = run(["git", "merge-base", "--is-ancestor", commit, "HEAD"], cwd=self.git.root, timeout=60)
+        return proc.returncode == 0
 
     def tags_at_head(self) -> list[VersionTag]:
         return self._parse(self.git.tags_at("HEAD")) if self.head else []
