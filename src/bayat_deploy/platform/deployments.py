@@ -27,8 +27,8 @@ GITHUB_STATES = {"succeeded": "success", "failed": "failure", "rolled-back": "fa
 GITLAB_OUTCOMES = {"success": "succeeded", "failed": "failed", "canceled": "aborted", "skipped": "aborted",
                    "created": "in-progress", "running": "in-progress", "blocked": "in-progress"}
 PAYLOAD_FIELDS = ("environment", "action", "version", "outcome", "strategy", "image", "digest", "config_hash",
-                  "previous_version", "triggered_by", "pipeline_url", "commit", "started", "finished", "duration_seconds",
-                  "reason", "id")
+                  "previous_version", "triggered_by", "pipeline_url", "commit", "started", "finished",
+                  "duration_seconds", "reason", "id")
 DESCRIPTION_LIMIT = 140  # GitHub's limit for deployment and status descriptions
 
 

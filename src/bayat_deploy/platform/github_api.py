@@ -14,6 +14,7 @@ ADMINISTRATION = ("the token needs the `Administration: write` repository permis
                   "GitHub App) or the `repo` scope (classic token) to manage environments; a workflow's own "
                   "GITHUB_TOKEN cannot get it")
 DEPLOYMENTS = "the job's token needs `permissions: deployments: write` to record deployments"
+RELEASES = "the token needs `contents: write` to create a release and upload its assets"
 MEMBERS = ("the token needs the `Members: read` organization permission (classic: `read:org`) to look up teams, "
            "or the team does not exist")
 
@@ -89,6 +90,29 @@ class GitHubApi(RestClient):
         """GET /repos/{owner}/{repo}/deployments?environment=ENV[&task=TASK], newest first."""
         query = {"environment": environment, **({"task": task} if task else {})}
         return self.paginate(f"repos/{repository}/deployments", query, limit=limit)
+
+    # ------------------------------------------------------------------------------- releases
+    def release_by_tag(self, repository: str, tag: str) -> dict | None:
+        """GET /repos/{owner}/{repo}/releases/tags/{tag}, or None when the tag has no release."""
+        return self.send("GET", f"repos/{repository}/releases/tags/{quote(tag, safe='')}", missing_ok=True)
+
+    def create_release(self, repository: str, body: dict) -> dict:
+        """POST /repos/{owner}/{repo}/releases (repos/create-release)."""
+        return self.send("POST", f"repos/{repository}/releases", json=body, needs=RELEASES)
+
+    def upload_release_asset(self, release: dict, path, content_type: str = "application/octet-stream") -> dict:
+        """POST the file to the release's upload_url (uploads.github.com, repos/upload-release-asset)."""
+        import requests
+
+        url = release["upload_url"].split("{", 1)[0]
+        try:
+            response = self.session.post(url, params={"name": path.name}, data=path.read_bytes(),
+                                         headers={"Content-Type": content_type}, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise ApiError(f"GitHub API POST {url}: cannot connect ({type(exc).__name__}: {exc})") from None
+        if response.status_code >= 400:
+            raise ApiError(self._error_text(url, response, method="POST", needs=RELEASES), response.status_code)
+        return response.json()
 
     def team(self, org: str, slug: str) -> dict | None:
         """GET /orgs/{org}/teams/{team_slug}, or None when there is no such team."""
