@@ -9,7 +9,9 @@ workflow's own `uses: bayat/deploy-action/...@v1` lines run the code under test.
 reachable from here, so three stand-ins are used, each said where: GitHub's artifact actions are mapped
 to local actions built on GitHub's own artifact client (tests/support/act-actions); the run's approvals
 come from a local HTTP server answering GitHub's documented `environment-approvals` shape (an empty
-list: development needs no approval); and trivy reads a tiny real vulnerability database.
+list: development needs no approval), which also keeps the GitHub Deployments the deploy and rollback
+jobs write (validated against GitHub's OpenAPI description, tests/support/githubapi.py); and trivy reads
+a tiny real vulnerability database.
 Everything else is real: the registry with htpasswd, Docker, nginx, Prometheus, trivy, helm, gpg, skopeo.
 """
 
@@ -27,8 +29,8 @@ import requests
 
 from bayat_deploy.generate.github import PINS
 from tests.conftest import REPO
-from tests.support.act import (Approvals, action_checkout, artifact_actions, failures, fresh_runner_shim,
-                               job_results)
+from tests.support.act import action_checkout, artifact_actions, failures, fresh_runner_shim, job_results
+from tests.support.githubapi import FakeGitHubDeployments
 from tests.support.gitrepo import GitRepo
 from tests.support.example import copy_example, local_policy, stop_deployments, write_policy
 from tests.support.gpgkeys import make_gpg_home
@@ -62,13 +64,13 @@ def pipeline(tmp_path_factory, registry):
     subprocess.run([str(REPO / ".venv" / "bin" / "generate-pipeline")], cwd=repo_dir, check=True,
                    capture_output=True)
     repo.commit("feat: the hello service")
-    approvals = Approvals()
+    approvals = FakeGitHubDeployments(repository=f"acme/{project}", token="act-test-token")
     context = {"base": base, "repo": repo, "origin": origin, "project": project, "port": port, "cache": cache,
                "action": action_checkout(base / "action"), "artifacts": artifact_actions(base / "artifact-actions"),
                "approvals": approvals, "registry": registry, "gpg": gpg,
                "shim": fresh_runner_shim(base / "shim"), "runs": []}
     yield context
-    approvals.shutdown()
+    approvals.close()
     prometheus.stop()
     stop_deployments(project, base / "state")
     gpg.remove()
@@ -157,3 +159,12 @@ def test_the_example_pipeline_runs_through_deploy_and_verify_then_a_broken_relea
     assert history.returncode == 0, history.stderr
     assert [(e["action"], e["version"], e["outcome"]) for e in json.loads(history.stdout)] == [
         ("deploy", "0.1.0", "succeeded"), ("deploy", "0.1.1", "rolled-back"), ("rollback", "0.1.0", "succeeded")]
+    # and GitHub's own deployment history says the same, readable without any access to the target
+    platform = subprocess.run([str(REPO / ".venv" / "bin" / "bayat-deploy"), "history", "--environment",
+                               "development", "--source", "platform", "--format", "json"], cwd=laptop / "repo",
+                              env={**env, "GITHUB_API_URL": pipeline["approvals"].url, "GITHUB_TOKEN": "act-test-token",
+                                   "GITHUB_REPOSITORY": f"acme/{pipeline['project']}"}, capture_output=True, text=True)
+    assert platform.returncode == 0, platform.stderr
+    assert [(e["action"], e["version"], e["outcome"]) for e in json.loads(platform.stdout)] == [
+        ("deploy", "0.1.0", "succeeded"), ("deploy", "0.1.1", "rolled-back"), ("rollback", "0.1.0", "succeeded")]
+    assert not pipeline["approvals"].problems, pipeline["approvals"].problems
