@@ -21,7 +21,7 @@ from bayat_deploy.deploy.record import Entry
 from bayat_deploy.platform.github import GitHub
 from tests.conftest import run_command
 from tests.gates.test_approvals import gitlab_deployment
-from tests.platform.test_sync_github import JsonServer
+from tests.support.jsonserver import JsonServer
 from tests.support.githubapi import FakeGitHubDeployments
 from tests.support.deploy_fixtures import IMAGE
 

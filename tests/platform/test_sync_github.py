@@ -9,15 +9,13 @@ gives is validated against the vendored fragment of GitHub's OpenAPI description
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import jsonschema
 import pytest
 
 from tests.gates.conftest import GateRepo
+from tests.support.jsonserver import JsonServer
 
 SCHEMAS = Path(__file__).parent / "schemas"
 DEFS = json.loads((SCHEMAS / "github-environments.schema.json").read_text())["$defs"]
@@ -27,52 +25,6 @@ NOW = "2026-03-01T10:00:00Z"
 
 def validate(name: str, instance) -> None:
     jsonschema.Draft202012Validator({"$ref": f"#/$defs/{name}", "$defs": DEFS}).validate(instance)
-
-
-class JsonServer:
-    """A loopback HTTP server that hands (method, path, query, body, headers) to `answer` and sends JSON."""
-
-    def __init__(self):
-        self.requests: list[tuple[str, str, object]] = []
-        self.problems: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self):
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else None
-                server.requests.append((self.command, parts.path, body))
-                try:
-                    status, answer = server.answer(self.command, unquote(parts.path), parts.query, body, self.headers)
-                except jsonschema.ValidationError as exc:
-                    server.problems.append(f"{self.command} {parts.path}: {exc.message}")
-                    status, answer = 500, {"message": f"schema: {exc.message}"}
-                data = b"" if answer is None else json.dumps(answer).encode()
-                self.send_response(status)
-                if data:
-                    self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_PUT = do_POST = do_DELETE = _serve
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def writes(self) -> list[tuple[str, str, object]]:
-        return [r for r in self.requests if r[0] != "GET"]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def user_object(login: str, user_id: int, *, full: bool = False) -> dict:

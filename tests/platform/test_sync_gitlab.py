@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 
 from tests.gates.conftest import GateRepo
-from tests.platform.test_sync_github import JsonServer
+from tests.support.jsonserver import JsonServer
 
 TOKEN = "glpat-admin"
 NOW = "2026-03-01T10:00:00.000Z"

@@ -16,11 +16,9 @@ import json
 import os
 import re
 import subprocess
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -31,46 +29,22 @@ from tests.stages.test_publish_packages import PASSWORD, USER, pypi  # noqa: F40
 from tests.support.act import action_checkout, failures, job_results
 from tests.support.gitrepo import GitRepo
 from tests.support.gpgkeys import make_gpg_home
+from tests.support.jsonserver import JsonServer
 from tests.support.tools import tool
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 REPOSITORY = "acme/deploy-action"
 
 
-class FakeReleases:
-    """GitHub's release endpoints on loopback; asset uploads arrive as raw bytes, the rest as JSON."""
+class FakeReleases(JsonServer):
+    """GitHub's release endpoints; an asset upload arrives as raw bytes."""
 
     def __init__(self):
+        super().__init__()
         self.releases: list[dict] = []
         self.assets: dict[str, bytes] = {}
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self):
-                parts = urlsplit(self.path)
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, answer = server.answer(self.command, parts.path, parse_qs(parts.query), raw, self.headers)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _serve
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def answer(self, method, path, query, raw, headers):
+    def answer(self, method, path, query, body, headers):
         if headers.get("Authorization") != "Bearer act-test-token":
             return 401, {"message": "Bad credentials"}
         base = f"/repos/{REPOSITORY}/releases"
@@ -78,16 +52,16 @@ class FakeReleases:
             found = [r for r in self.releases if r["tag_name"] == path.rsplit("/", 1)[1]]
             return (200, found[0]) if found else (404, {"message": "Not Found"})
         if method == "POST" and path == base:
-            body, number = json.loads(raw), len(self.releases) + 1
+            number = len(self.releases) + 1
             release = {**body, "id": number, "url": f"https://api.github.com{base}/{number}",
                        "html_url": f"https://github.com/{REPOSITORY}/releases/tag/{body['tag_name']}",
                        "upload_url": f"{self.url}/uploads{base}/{number}/assets{{?name,label}}", "assets": []}
             self.releases.append(release)
             return 201, release
         if method == "POST" and path.startswith(f"/uploads{base}/"):
-            name = query["name"][0]
-            self.assets[name] = raw
-            return 201, {"id": len(self.assets), "name": name, "state": "uploaded", "size": len(raw)}
+            name = parse_qs(query)["name"][0]
+            self.assets[name] = body  # the bytes, or the decoded JSON of a JSON file
+            return 201, {"id": len(self.assets), "name": name, "state": "uploaded"}
         return 404, {"message": "Not Found"}
 
 
@@ -183,7 +157,7 @@ def test_the_release_workflow_publishes_tags_and_refuses_the_same_version_twice(
         ctx["github"].assets), ctx["github"].assets
     wheel = ctx["packages"] / "bayat_deploy-1.0.0-py3-none-any.whl"
     assert ctx["github"].assets["bayat_deploy-1.0.0-py3-none-any.whl"] == wheel.read_bytes()
-    assert json.loads(ctx["github"].assets["DIST.json"]) == manifest
+    assert ctx["github"].assets["DIST.json"] == manifest
 
     # the image runs the released CLI with nothing installed
     pulled = subprocess.run(["docker", "run", "--rm", f"{ctx['registry'].host}/{image}:1.0.0", "bayat-deploy",

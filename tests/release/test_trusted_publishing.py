@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests.conftest import REPO
+from tests.support.jsonserver import JsonServer
 
 
 def load_release():
@@ -26,48 +24,27 @@ def load_release():
     return module
 
 
-class Oidc:
+class Oidc(JsonServer):
     def __init__(self, mint_status: int = 200):
+        super().__init__()
+        self.mint_status = mint_status
         self.seen: list[tuple[str, str, str]] = []
-        oidc = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _reply(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):  # noqa: N802
-                oidc.seen.append(("GET", self.path, self.headers.get("Authorization") or ""))
-                if self.path == "/pypi/_/oidc/audience":
-                    return self._reply(200, {"audience": "pypi"})
-                if self.path.startswith("/token?api-version=2.0&audience=pypi"):
-                    if self.headers.get("Authorization") != "bearer runner-request-token":
-                        return self._reply(401, {"message": "bad request token"})
-                    return self._reply(200, {"value": "eyJ.job-identity.sig"})
-                self._reply(404, {})
-
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                oidc.seen.append(("POST", self.path, body["token"]))
-                if mint_status != 200:
-                    return self._reply(mint_status, {"message": "Token request failed", "errors": [
-                        {"code": "invalid-publisher", "description": "valid token, but no corresponding publisher"}]})
-                self._reply(200, {"success": True, "token": "pypi-AgEIcHlwaS5vcmc-minted"})
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(self, method, path, query, body, headers):
+        full = f"{path}?{query}" if query else path
+        self.seen.append((method, full, body["token"] if body else headers.get("Authorization") or ""))
+        if (method, path) == ("GET", "/pypi/_/oidc/audience"):
+            return 200, {"audience": "pypi"}
+        if (method, full) == ("GET", "/token?api-version=2.0&audience=pypi"):
+            if headers.get("Authorization") != "bearer runner-request-token":
+                return 401, {"message": "bad request token"}
+            return 200, {"value": "eyJ.job-identity.sig"}
+        if (method, path) == ("POST", "/pypi/_/oidc/mint-token"):
+            if self.mint_status != 200:
+                return self.mint_status, {"message": "Token request failed", "errors": [
+                    {"code": "invalid-publisher", "description": "valid token, but no corresponding publisher"}]}
+            return 200, {"success": True, "token": "pypi-AgEIcHlwaS5vcmc-minted"}
+        return 404, {}
 
 
 @pytest.fixture

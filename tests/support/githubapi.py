@@ -8,7 +8,8 @@ from urllib.parse import parse_qs
 
 import jsonschema
 
-from tests.platform.test_sync_github import JsonServer, user_object
+from tests.platform.test_sync_github import user_object
+from tests.support.jsonserver import JsonServer
 
 DEFS = json.loads((Path(__file__).parents[1] / "platform" / "schemas" / "github-deployments.schema.json")
                   .read_text())["$defs"]
