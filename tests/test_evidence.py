@@ -25,3 +25,17 @@ def test_foreign_or_damaged_documents_are_refused(tmp_path):
     (tmp_path / "build.json").write_text("{broken")
     with pytest.raises(ValueError, match="unreadable evidence"):
         evidence.read(tmp_path, "build")
+
+
+def test_every_envelope_names_the_bayat_deploy_that_wrote_it(tmp_path):
+    import json
+
+    from bayat_deploy import __version__
+
+    path = evidence.write(tmp_path, Envelope(stage="build", status="pass", started="s", finished="f",
+                                             duration_seconds=0.1))
+    assert json.loads(path.read_text())["tool_version"] == __version__
+    older = json.loads(path.read_text())
+    del older["tool_version"]  # written before the field existed: still readable
+    path.write_text(json.dumps(older))
+    assert evidence.read(tmp_path, "build").stage == "build"

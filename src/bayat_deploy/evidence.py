@@ -18,6 +18,12 @@ SCHEMA = "bayat-deploy/evidence/v1"
 STATUSES = ("pass", "fail")
 
 
+def _tool_version() -> str:
+    from bayat_deploy import __version__
+
+    return __version__
+
+
 @dataclass
 class Finding:
     """One thing a stage found: a vulnerability, a failed test, a misconfiguration..."""
@@ -63,6 +69,7 @@ class Envelope:
     findings: list[Finding] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    tool_version: str = field(default_factory=_tool_version)  # the bayat-deploy that wrote it
     schema: str = SCHEMA
 
     @property
