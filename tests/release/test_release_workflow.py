@@ -95,6 +95,10 @@ def release_repo(tmp_path, registry, pypi):  # noqa: F811
            "signer": signer, "github": server, "base": tmp_path}
     server.close()
     signer.remove()
+    images = subprocess.run(["docker", "images", "-q", "--filter", f"reference={registry.host}/{namespace}/*"],
+                            capture_output=True, text=True).stdout.split()
+    if images:
+        subprocess.run(["docker", "rmi", "-f", *set(images)], capture_output=True)
 
 
 def act_release(ctx) -> subprocess.CompletedProcess:
