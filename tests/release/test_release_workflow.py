@@ -142,6 +142,9 @@ def test_the_release_workflow_publishes_tags_and_refuses_the_same_version_twice(
     manifest = json.loads(origin_git(ctx, "show", f"{release_commit}:dist/DIST.json"))
     assert manifest["bayat_deploy"] == "1.0.0" and not [f for f in manifest["files"] if f.endswith(".so")]
     assert '__version__ = "1.0.0"' in origin_git(ctx, "show", f"{release_commit}:src/bayat_deploy/__init__.py")
+    component = origin_git(ctx, "show", f"{release_commit}:templates/deploy.yml")
+    assert 'default: "bayat-deploy==1.0.0"' in component
+    assert 'bayat-deploy==1.0.0' in origin_git(ctx, "show", f"{release_commit}:README.md")  # tables regenerated
     changelog = origin_git(ctx, "show", f"{release_commit}:CHANGELOG.md")
     assert changelog.startswith("# Changelog") and re.search(r"^## .*1\.0\.0", changelog, re.M), changelog[:400]
 
