@@ -134,3 +134,17 @@ def test_a_remote_docker_engine_is_a_located_error_and_gitlab_saas_tags_are_host
     warnings = [line for line in bayat("policy", "validate", "--policy", "saas.yml").stderr.splitlines()
                 if ": warning: " in line]
     assert warnings and all("GitLab (runner.tags)" in line and "GitHub" not in line for line in warnings), warnings
+
+
+def test_a_remote_engine_from_docker_host_stops_the_deploy_before_any_change(bayat, tmp_path):
+    (tmp_path / ".bayat").mkdir()
+    (tmp_path / ".bayat" / "deploy.yml").write_text(
+        f"project: shop\ntarget:\n  type: docker-host\n  state_dir: {tmp_path / 'state'}/{{environment}}\n")
+    result = bayat("deploy", "--env", "development", "--version", "1.0.0", "--image", "busybox:latest",
+                   env={"DOCKER_HOST": "ssh://deploy@prod-host"})
+    assert result.code == 1, result.stdout + result.stderr
+    assert "DOCKER_HOST=ssh://deploy@prod-host is a remote engine" in result.stdout
+    assert "nothing was rolled out" in result.stdout and "Traceback" not in result.stdout + result.stderr
+    history = bayat("history", "--env", "development", "--format", "json")
+    (entry,) = json.loads(history.stdout)  # the attempt is recorded all the same
+    assert (entry["outcome"], entry["version"]) == ("failed", "1.0.0")

@@ -40,6 +40,7 @@ class DockerHostTarget(Target):
         if self._docker is None:
             from bayat_deploy.dockerclient import docker_client
 
+            self._refuse_remote_engine()
             self._docker = docker_client(self.session.context, self.spec.docker_host)
         return self._docker
 
@@ -78,7 +79,17 @@ class DockerHostTarget(Target):
         return generation
 
     # ----------------------------------------------------------------- verbs
+    def _refuse_remote_engine(self) -> None:
+        from bayat_deploy.policy.rules import LOCAL_ENGINE
+
+        engine = self.spec.docker_host or self.session.context.get("DOCKER_HOST")
+        if engine and not LOCAL_ENGINE.match(engine):  # the policy rule sees only target.docker_host
+            raise BayatError(f"DOCKER_HOST={engine} is a remote engine, but nginx and the deployment record of "
+                             f"{self.environment} are on this machine, out of reach of its containers: run the "
+                             "job on the Docker host itself (a self-hosted runner there) with the local engine")
+
     def prepare(self) -> None:
+        self._refuse_remote_engine()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         state, generation = self._load()
         if state.tracks and not self.router.running():
