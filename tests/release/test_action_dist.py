@@ -85,3 +85,24 @@ def test_a_release_checkout_runs_every_action_without_installing(dist, tmp_path)
     started = re.findall(rf"bayat-deploy {re.escape(__version__)}: ([^\n]*?) in \d+\.\d+s", proc.stdout)
     assert len(started) >= 8 and set(started) == {"shipped with the action (dist/), nothing installed"}, started
     assert "virtualenv" not in proc.stdout and not venv.exists()
+
+
+def test_scan_on_a_runner_without_trivy_fetches_the_pinned_scanners_into_the_tool_cache(dist, tmp_path):
+    """A release checkout's first `scan` step takes trivy and bandit from the runner's tool cache, by
+    release/tools.json's checksums; a later job on the same runner reuses them."""
+    checkout = tmp_path / "deploy-action"
+    for part in ("scripts/bootstrap-action", "scripts/fetch-tools", "release/tools.json"):
+        (checkout / part).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / part, checkout / part)
+    shutil.copytree(dist, checkout / "dist")
+    python_dir = str(Path(sys.executable).resolve().parent)  # a python3 with pip, and no trivy beside it
+    env = {"PATH": f"{python_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "RUNNER_TOOL_CACHE": str(tmp_path / "cache")}
+    script = ('source "$1/scripts/bootstrap-action" scan && command -v trivy bandit '
+              '&& bandit --version >/dev/null && "${BAYAT_CLI[@]}" --version')
+    for _ in range(2):
+        proc = subprocess.run(["bash", "-c", script, "-", str(checkout)], env=env, capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.split()[:2] == [str(tmp_path / "cache" / "bayat-deploy-tools" / "trivy" / "0.76.0" / "bin" / "trivy"),
+                                           str(tmp_path / "cache" / "bayat-deploy-tools" / "bandit" / "1.9.4" / "bin" / "bandit")]
+        assert "trivy 0.76.0, bandit 1.9.4 from the tool cache" in proc.stderr
