@@ -170,6 +170,17 @@ def test_the_release_workflow_publishes_tags_and_refuses_the_same_version_twice(
     pulled = subprocess.run(["docker", "run", "--rm", f"{ctx['registry'].host}/{image}:1.0.0", "bayat-deploy",
                              "--version"], capture_output=True, text=True, timeout=120)
     assert pulled.returncode == 0 and pulled.stdout.strip() == "bayat-deploy 1.0.0", pulled.stderr
+    # ... and carries the tools the stages drive, at the versions release/tools.json pins
+    lock = json.loads((REPO / "release" / "tools.json").read_text())
+    probe = ("trivy --version; helm version --short; kubectl version --client; bandit --version; "
+             "dpkg-query -W -f='${Package}=${Version}\\n' git gnupg skopeo")
+    tools = subprocess.run(["docker", "run", "--rm", f"{ctx['registry'].host}/{image}:1.0.0", "sh", "-c", probe],
+                           capture_output=True, text=True, timeout=120)
+    assert tools.returncode == 0, tools.stderr
+    for name in ("trivy", "helm", "kubectl", "bandit"):
+        assert lock["tools"][name]["version"] in tools.stdout, (name, tools.stdout)
+    for name, version in lock["debian"]["packages"].items():
+        assert f"{name}={version}" in tools.stdout.splitlines(), tools.stdout
 
     # the same commit again: refused before anything is built; nothing changes
     second = act_release(ctx)
