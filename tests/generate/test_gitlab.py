@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bayat_deploy import __version__
 from bayat_deploy.generate.gitlab import bootstrap_script, package_spec, ref_condition
 from bayat_deploy.generate.plan import build_plan
 from bayat_deploy.generate.render import drift, render_files, write
@@ -343,7 +342,9 @@ def test_component_spec(path):
         assert list(inputs)[:3] == ["as", "stage", "rules"]
         assert inputs["rules"]["type"] == "array" and inputs["as"]["default"] == path.stem
         assert list(inputs)[-3:] == ["policy", "image", "package"]
-    assert inputs["package"]["default"] == f"bayat-deploy=={__version__}"
+    # the image of the component's release (scripts/release pins it by digest); nothing installed
+    assert inputs["package"]["default"] == ""
+    assert inputs["image"]["default"].startswith("ghcr.io/bayat/deploy-action:")
 
 
 def test_components_pass_the_gitlab_ci_schema(tmp_path):

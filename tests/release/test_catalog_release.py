@@ -36,6 +36,7 @@ def tagged_checkout(base: Path, *, stamped: bool) -> GitRepo:
     if stamped:
         release = release_module(checkout)
         release.stamp_version("1.2.3")
+        release.pin_components("registry.example.com/bayat/deploy-action:1.2.3@sha256:" + "ab" * 32)
         notes = base / "1.2.3.md"
         notes.write_text("# Release 1.2.3\n\n## Summary\n\nThe components, at 1.2.3.\n")
         release.changelog(notes)
@@ -66,4 +67,4 @@ def test_a_tag_on_a_commit_scripts_release_did_not_make_is_refused(tmp_path):
     repo = tagged_checkout(tmp_path, stamped=False)
     proc = run(repo, tmp_path, "components")
     assert results(proc.stdout) == {"components": "FAIL"}, proc.stdout[-3000:]
-    assert "do not pin bayat-deploy==1.2.3" in proc.stdout + proc.stderr
+    assert "do not pin the image 1.2.3@sha256:" in proc.stdout + proc.stderr

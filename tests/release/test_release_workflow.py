@@ -143,8 +143,10 @@ def test_the_release_workflow_publishes_tags_and_refuses_the_same_version_twice(
     assert manifest["bayat_deploy"] == "1.0.0" and not [f for f in manifest["files"] if f.endswith(".so")]
     assert '__version__ = "1.0.0"' in origin_git(ctx, "show", f"{release_commit}:src/bayat_deploy/__init__.py")
     component = origin_git(ctx, "show", f"{release_commit}:templates/deploy.yml")
-    assert 'default: "bayat-deploy==1.0.0"' in component
-    assert 'bayat-deploy==1.0.0' in origin_git(ctx, "show", f"{release_commit}:README.md")  # tables regenerated
+    pinned = re.search(r'image:\n      type: string\n      default: "([^"]+:1\.0\.0@sha256:[0-9a-f]{64})"', component)
+    assert pinned, component[:3000]  # the components run in the image of this release, by digest
+    assert 'package:\n      type: string\n      default: ""' in component  # ...and install nothing
+    assert pinned[1] in origin_git(ctx, "show", f"{release_commit}:README.md")  # tables regenerated
     changelog = origin_git(ctx, "show", f"{release_commit}:CHANGELOG.md")
     assert changelog.startswith("# Changelog") and re.search(r"^## .*1\.0\.0", changelog, re.M), changelog[:400]
 
@@ -174,7 +176,7 @@ def test_the_release_workflow_publishes_tags_and_refuses_the_same_version_twice(
     lock = json.loads((REPO / "release" / "tools.json").read_text())
     probe = ("trivy --version; helm version --short; kubectl version --client; bandit --version; "
              "dpkg-query -W -f='${Package}=${Version}\\n' git gnupg skopeo")
-    tools = subprocess.run(["docker", "run", "--rm", f"{ctx['registry'].host}/{image}:1.0.0", "sh", "-c", probe],
+    tools = subprocess.run(["docker", "run", "--rm", pinned[1], "sh", "-c", probe],
                            capture_output=True, text=True, timeout=120)
     assert tools.returncode == 0, tools.stderr
     for name in ("trivy", "helm", "kubectl", "bandit"):
