@@ -146,6 +146,13 @@ image = _matching(
     doc="An image reference: [registry[:port]/]path[:tag][@sha256:digest].")
 
 
+pinned_image = _matching(
+    re.compile(_IMAGE.pattern.split("(?:@sha256")[0] + r"@sha256:[0-9a-f]{64}"),
+    "an image pinned by digest (registry/path:tag@sha256:<64 hex digits>)",
+    refuses=("ghcr.io/bayat/deploy-action:1", "shop:1.0@sha256:abc", "shop@sha256:" + "a" * 64 + "\n"),
+    doc="An image pinned by its digest, as a pipeline runs it: [registry[:port]/]path[:tag]@sha256:digest.")
+
+
 @_refusing("a\nb", "cr\rhere", "esc\x1b[31m", "bidi\u202e")
 def text(value: str) -> str:
     """Free text for a record or a message (a reason, a title): one line, no control characters."""
@@ -227,5 +234,5 @@ def word(value: str) -> str:
     return value
 
 
-ALL = (git_ref, revision, version, environment, track, duration, instant, key_value, count, seconds, image, text,
+ALL = (git_ref, revision, version, environment, track, duration, instant, key_value, count, seconds, image, pinned_image, text,
        paragraph, url, logins, owner_repo, project, path, path_text, fingerprint, word)

@@ -114,3 +114,30 @@ def test_released_components_run_in_the_pinned_image_and_install_nothing(publish
     # the stand-in helper does not carry artifacts out of the job's volume: the results are read from the logs
     assert re.search(r"^version\s+> 0\.1\.0\s*$", job_log(proc.stdout, "version"), re.M), job_log(proc.stdout, "version")
     assert "0.1.0" in job_log(proc.stdout, "release-notes")
+
+
+def test_a_generated_pipeline_pinned_to_the_image_runs_in_it_and_installs_nothing(published, tmp_path):
+    image, config, _ = published
+    repo = GitRepo(tmp_path / "app")
+    repo.git("remote", "add", "origin", "https://gitlab.example.com/acme/app.git")
+    (repo.root / ".bayat").mkdir()
+    (repo.root / ".bayat" / "deploy.yml").write_text("project: app\n")
+    (repo.root / ".git" / "info" / "exclude").write_text(".gitlab-ci-local*/\n")
+    generate = subprocess.run([sys.executable, "-m", "bayat_deploy.generate", "--platform", "gitlab", "--image", image,
+                               "--dir", str(repo.root)], capture_output=True, text=True, timeout=120)
+    assert generate.returncode == 0, generate.stderr
+    pipeline = (repo.root / ".gitlab-ci.yml").read_text()
+    assert f"image: {image}" in pipeline and "BAYAT_DEPLOY_PACKAGE:\n    value: ''" in pipeline
+    opt_in = pipeline.index('if [ -z "$BAYAT_DEPLOY_PACKAGE" ]')
+    assert all(opt_in < at for at in (m.start() for m in re.finditer("pip install", pipeline)))
+    repo.commit("feat: the first feature")
+
+    proc = subprocess.run([gitlab_ci_local(), "--no-color", "--home", str(tmp_path / "gcl-home"),
+                           "--max-job-name-padding", "0", "--variable", "GITLAB_CI=true",
+                           "--helper-image", BASE_IMAGE, "version"],
+                          cwd=repo.root, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "DOCKER_CONFIG": str(config)})
+    assert results(proc.stdout) == {"version": "PASS"}, proc.stdout[-4000:] + proc.stderr
+    log = job_log(proc.stdout, "version")
+    assert image in log and ": from the job image, nothing installed" in log, log[-2000:]
+    assert "pip" not in log and "virtualenv" not in log, log[-2000:]

@@ -43,7 +43,7 @@ def _render(args: argparse.Namespace) -> int:
     platforms = ("github", "gitlab") if args.platform == "all" else (args.platform,)
     files: dict[str, str] = {}
     for platform in platforms:
-        files.update(render_files(loaded, platform, action_ref=args.action_ref))
+        files.update(render_files(loaded, platform, action_ref=args.action_ref, image=args.image))
     root = loaded.root if args.policy else args.dir
     if args.check:
         problems = drift(root, files)
@@ -68,6 +68,10 @@ def _add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", type=argtypes.path, default=Path("."), help="repository to render into (default: .)")
     parser.add_argument("--action-ref", default="v1", type=argtypes.git_ref,
                         help="version of bayat/deploy-action the pipeline uses (a tag, or a commit SHA to pin)")
+    parser.add_argument("--image", type=argtypes.pinned_image,
+                        help="GitLab: run every job in this bayat-deploy image, pinned by digest "
+                             "(name:X.Y.Z@sha256:...), so no job installs anything; without it the jobs install "
+                             "the bayat-deploy of --action-ref with pip")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

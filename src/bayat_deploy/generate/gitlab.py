@@ -86,11 +86,14 @@ class EnvironmentJobs:
         return ", then ".join(party.description for party in self.env.approvals)
 
 
-def render(plan: PipelinePlan, policy, *, ref: str = "v1", package: str | None = None) -> dict[str, str]:
-    """Every file the GitLab pipeline consists of: path -> content."""
+def render(plan: PipelinePlan, policy, *, ref: str = "v1", package: str | None = None,
+           image: str | None = None) -> dict[str, str]:
+    """Every file the GitLab pipeline consists of: path -> content. With `image` (the bayat-deploy image,
+    pinned by digest) the jobs run in it and install nothing; otherwise they install `package`."""
     from bayat_deploy.generate.jinja import render as render_template
 
-    context = dict(plan=plan, bootstrap=bootstrap_script(), package=package or package_spec(ref),
+    context = dict(plan=plan, bootstrap=bootstrap_script(), image=image,
+                   package="" if image and not package else package or package_spec(ref),
                    cache_key=cache_key(ref), environments=environment_jobs(plan), workflow_rules=workflow_rules(plan),
                    registry_secrets=registry_secrets(policy), notification_secrets=notification_secrets(policy),
                    runner_settings=RUNNER_SETTINGS, release_image=RELEASE_IMAGE,

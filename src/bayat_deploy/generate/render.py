@@ -10,7 +10,7 @@ from bayat_deploy.errors import BadInput
 PLATFORMS = ("github", "gitlab")
 
 
-def render_files(loaded, platform: str, *, action_ref: str = "v1") -> dict[str, str]:
+def render_files(loaded, platform: str, *, action_ref: str = "v1", image: str | None = None) -> dict[str, str]:
     from bayat_deploy.generate.plan import build_plan
 
     root = loaded.root
@@ -22,11 +22,14 @@ def render_files(loaded, platform: str, *, action_ref: str = "v1") -> dict[str, 
     if platform == "github":
         from bayat_deploy.generate import github
 
+        if image:
+            raise BadInput("--image is for GitLab pipelines (--platform gitlab); the GitHub actions run the "
+                           "action's own dist/ and need no image")
         return github.render(plan, loaded.policy, ref=action_ref)
     if platform == "gitlab":
         from bayat_deploy.generate import gitlab
 
-        return gitlab.render(plan, loaded.policy, ref=action_ref)
+        return gitlab.render(plan, loaded.policy, ref=action_ref, image=image)
     raise BadInput(f"unknown platform {platform!r}; use one of {', '.join(PLATFORMS)}")
 
 
