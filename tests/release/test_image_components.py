@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
 from tests.generate.test_gitlab_local import gitlab_ci_local, job_log, results
 from tests.release.test_catalog_release import release_module
 from tests.support.act import action_checkout
@@ -40,6 +39,35 @@ include:
     inputs:
       stage: build
 """
+
+
+def user_repo(root: Path) -> GitRepo:
+    """An application repository with the minimal policy, whose `origin` gitlab-ci-local accepts."""
+    repo = GitRepo(root)
+    repo.git("remote", "add", "origin", "https://gitlab.example.com/acme/app.git")
+    (repo.root / ".bayat").mkdir()
+    (repo.root / ".bayat" / "deploy.yml").write_text("project: app\n")
+    (repo.root / ".git" / "info" / "exclude").write_text(".gitlab-ci-local*/\n")
+    return repo
+
+
+def assert_pip_only_in_the_opt_in(text: str) -> None:
+    """Every `pip install` is inside the bootstrap's branch for a set BAYAT_DEPLOY_PACKAGE."""
+    installs = [m.start() for m in re.finditer("pip install", text)]
+    if installs:
+        assert 'if [ -z "$BAYAT_DEPLOY_PACKAGE" ]' in text
+        opt_in = text.index('if [ -z "$BAYAT_DEPLOY_PACKAGE" ]')
+        assert all(opt_in < at for at in installs), text[:installs[0]][-500:]
+
+
+def run_in_docker(repo: GitRepo, base: Path, config: Path, *jobs: str) -> subprocess.CompletedProcess:
+    """gitlab-ci-local's Docker executor, pulling with the runner's registry credentials (DOCKER_CONFIG)."""
+    return subprocess.run([gitlab_ci_local(), "--no-color", "--home", str(base / "gcl-home"),
+                           "--max-job-name-padding", "0", "--variable", "GITLAB_CI=true",
+                           # its helper container only copies files into volumes: any local image with a shell
+                           "--helper-image", BASE_IMAGE, *jobs],
+                          cwd=repo.root, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "DOCKER_CONFIG": str(config)})
 
 
 def docker(*args: str, env: dict | None = None) -> str:
@@ -86,25 +114,14 @@ def test_released_components_run_in_the_pinned_image_and_install_nothing(publish
     image, config, checkout = published
     release = release_module(checkout)
     release.pin_components(image)
-    repo = GitRepo(tmp_path / "app")
-    repo.git("remote", "add", "origin", "https://gitlab.example.com/acme/app.git")
-    (repo.root / ".bayat").mkdir()
-    (repo.root / ".bayat" / "deploy.yml").write_text("project: app\n")
+    repo = user_repo(tmp_path / "app")
     shutil.copytree(checkout / "templates", repo.root / "templates")
     (repo.root / ".gitlab-ci.yml").write_text(USER_PIPELINE)
-    (repo.root / ".git" / "info" / "exclude").write_text(".gitlab-ci-local*/\n")
     repo.commit("feat: the first feature")
-    generated = list(repo.root.glob(".gitlab-ci.yml")) + list((repo.root / "templates").glob("*.yml"))
-    installs = [p.name for p in generated if "pip install" in p.read_text()
-                and 'if [ -z "$BAYAT_DEPLOY_PACKAGE" ]' not in p.read_text()]
-    assert not installs, installs  # pip appears only in the documented opt-in branch of the bootstrap
+    for component in (repo.root / "templates").glob("*.yml"):
+        assert_pip_only_in_the_opt_in(component.read_text())
 
-    proc = subprocess.run([gitlab_ci_local(), "--no-color", "--home", str(tmp_path / "gcl-home"),
-                           "--max-job-name-padding", "0", "--variable", "GITLAB_CI=true",
-                           # its helper container only copies files into volumes: any local image with a shell
-                           "--helper-image", BASE_IMAGE, "version", "release-notes"],
-                          cwd=repo.root, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "DOCKER_CONFIG": str(config)})
+    proc = run_in_docker(repo, tmp_path, config, "version", "release-notes")
     assert results(proc.stdout) == {"version": "PASS", "release-notes": "PASS"}, proc.stdout[-4000:] + proc.stderr
     for job in ("version", "release-notes"):
         log = job_log(proc.stdout, job)
@@ -118,25 +135,16 @@ def test_released_components_run_in_the_pinned_image_and_install_nothing(publish
 
 def test_a_generated_pipeline_pinned_to_the_image_runs_in_it_and_installs_nothing(published, tmp_path):
     image, config, _ = published
-    repo = GitRepo(tmp_path / "app")
-    repo.git("remote", "add", "origin", "https://gitlab.example.com/acme/app.git")
-    (repo.root / ".bayat").mkdir()
-    (repo.root / ".bayat" / "deploy.yml").write_text("project: app\n")
-    (repo.root / ".git" / "info" / "exclude").write_text(".gitlab-ci-local*/\n")
+    repo = user_repo(tmp_path / "app")
     generate = subprocess.run([sys.executable, "-m", "bayat_deploy.generate", "--platform", "gitlab", "--image", image,
                                "--dir", str(repo.root)], capture_output=True, text=True, timeout=120)
     assert generate.returncode == 0, generate.stderr
     pipeline = (repo.root / ".gitlab-ci.yml").read_text()
     assert f"image: {image}" in pipeline and "BAYAT_DEPLOY_PACKAGE:\n    value: ''" in pipeline
-    opt_in = pipeline.index('if [ -z "$BAYAT_DEPLOY_PACKAGE" ]')
-    assert all(opt_in < at for at in (m.start() for m in re.finditer("pip install", pipeline)))
+    assert_pip_only_in_the_opt_in(pipeline)
     repo.commit("feat: the first feature")
 
-    proc = subprocess.run([gitlab_ci_local(), "--no-color", "--home", str(tmp_path / "gcl-home"),
-                           "--max-job-name-padding", "0", "--variable", "GITLAB_CI=true",
-                           "--helper-image", BASE_IMAGE, "version"],
-                          cwd=repo.root, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "DOCKER_CONFIG": str(config)})
+    proc = run_in_docker(repo, tmp_path, config, "version")
     assert results(proc.stdout) == {"version": "PASS"}, proc.stdout[-4000:] + proc.stderr
     log = job_log(proc.stdout, "version")
     assert image in log and ": from the job image, nothing installed" in log, log[-2000:]
