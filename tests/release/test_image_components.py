@@ -149,3 +149,39 @@ def test_a_generated_pipeline_pinned_to_the_image_runs_in_it_and_installs_nothin
     log = job_log(proc.stdout, "version")
     assert image in log and ": from the job image, nothing installed" in log, log[-2000:]
     assert "pip" not in log and "virtualenv" not in log, log[-2000:]
+
+
+def after_scripts(pipeline: str) -> dict[str, str]:
+    """job -> its after_script as one shell script, for every job of a pipeline that has one."""
+    import yaml
+
+    documents = list(yaml.safe_load_all(pipeline))
+    jobs = documents[-1]
+    return {name: "\n".join(job["after_script"]) for name, job in jobs.items()
+            if isinstance(job, dict) and job.get("after_script")}
+
+
+def test_after_scripts_find_the_image_cli_in_their_own_shell(published, tmp_path):
+    """GitLab runs after_script in a new shell: the bootstrap's PATH is gone, so the notify and evidence lines
+    must find bayat-deploy themselves, in the image and in the opt-in install alike."""
+    image, config, checkout = published
+    repo = user_repo(tmp_path / "app")
+    generate = subprocess.run([sys.executable, "-m", "bayat_deploy.generate", "--platform", "gitlab", "--image", image,
+                               "--dir", str(repo.root)], capture_output=True, text=True, timeout=120)
+    assert generate.returncode == 0, generate.stderr
+    pipeline = (repo.root / ".gitlab-ci.yml").read_text()
+    scripts = {f"generated {name}": text for name, text in after_scripts(pipeline).items()}
+    for component in ("deploy", "rollback"):
+        text = (checkout / "templates" / f"{component}.yml").read_text()
+        scripts.update({f"component {name}": body for name, body in after_scripts(text).items()})
+    assert any("deploy-production" in name for name in scripts) and any("component" in n for n in scripts), scripts
+    docker("--config", str(config), "pull", "--quiet", image)
+    for name, script in scripts.items():
+        proc = subprocess.run(
+            ["docker", "run", "--rm", "-v", f"{repo.root}:/builds/app", "-w", "/builds/app",
+             "-e", "CI_JOB_STATUS=failed", "-e", "BAYAT_DEPLOY_PACKAGE=", "-e", "BAYAT_VENV=/builds/app/.bayat/cache/venv",
+             "-e", "BAYAT_VERSION=1.0.0", "-e", "BAYAT_POLICY=.bayat/deploy.yml", "-e", "BAYAT_INPUT_NOTIFY=true",
+             "-e", "BAYAT_INPUT_EVIDENCE_BUNDLE=false", "-e", "BAYAT_INPUT_ENVIRONMENT=production",
+             "-e", "BAYAT_INPUT_DRILL=false", image, "bash", "-c", script],
+            capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0 and "notify: passed" in proc.stdout, (name, script, proc.stdout, proc.stderr)
