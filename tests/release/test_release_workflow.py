@@ -16,7 +16,9 @@ import json
 import os
 import re
 import subprocess
+import sys
 import uuid
+import zipfile
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -167,6 +169,23 @@ def test_the_release_workflow_publishes_tags_and_refuses_the_same_version_twice(
     wheel = ctx["packages"] / "bayat_deploy-1.0.0-py3-none-any.whl"
     assert ctx["github"].assets["bayat_deploy-1.0.0-py3-none-any.whl"] == wheel.read_bytes()
     assert ctx["github"].assets["DIST.json"] == manifest
+
+    # the image's digest is stamped into the package: the published wheel generates GitLab pipelines that
+    # run in the image of its release, and so does the tag's dist/
+    stamp = json.loads(origin_git(ctx, "show", f"{release_commit}:src/bayat_deploy/release.json"))
+    assert stamp == {"version": "1.0.0", "image": pinned[1]}
+    assert any(f.endswith("bayat_deploy/release.json") for f in manifest["files"]), manifest["files"]
+    site = ctx["base"] / "installed"
+    with zipfile.ZipFile(wheel) as archive:
+        assert json.loads(archive.read("bayat_deploy/release.json")) == stamp
+        archive.extractall(site)
+    app = ctx["base"] / "app"
+    (app / ".bayat").mkdir(parents=True)
+    (app / ".bayat" / "deploy.yml").write_text("project: app\n")
+    generated = subprocess.run([sys.executable, "-m", "bayat_deploy.generate", "--platform", "gitlab", "--dir", str(app)],
+                               capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(site)})
+    assert generated.returncode == 0 and "note:" not in generated.stderr, generated.stderr
+    assert f"image: {pinned[1]}" in (app / ".gitlab-ci.yml").read_text()
 
     # the image runs the released CLI with nothing installed
     pulled = subprocess.run(["docker", "run", "--rm", f"{ctx['registry'].host}/{image}:1.0.0", "bayat-deploy",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bayat_deploy import argtypes
 from bayat_deploy import cli as base
-from bayat_deploy.errors import EXIT_FAILED
+from bayat_deploy.errors import EXIT_FAILED, BadInput
 
 DESCRIPTION = ("Render the deployment pipeline (GitHub Actions workflows, .gitlab-ci.yml) from .bayat/deploy.yml; "
                "`generate-pipeline init` writes a starting policy.")
@@ -34,16 +34,20 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from bayat_deploy.generate.render import drift, render_files, write
+    from bayat_deploy.generate.render import drift, job_image, render_files, write
     from bayat_deploy.policy.loader import load_policy
 
     loaded = load_policy(args.policy or args.dir / ".bayat" / "deploy.yml")
     for warning in loaded.warnings:
         print(warning.format(), file=sys.stderr)
+    if args.image and args.platform == "github":
+        raise BadInput("--image is for GitLab pipelines (--platform gitlab or all); the GitHub actions run the "
+                       "action's own dist/ and need no image")
     platforms = ("github", "gitlab") if args.platform == "all" else (args.platform,)
     files: dict[str, str] = {}
     for platform in platforms:
-        files.update(render_files(loaded, platform, action_ref=args.action_ref, image=args.image))
+        image = job_image(args.image, args.action_ref) if platform == "gitlab" else None
+        files.update(render_files(loaded, platform, action_ref=args.action_ref, image=image))
     root = loaded.root if args.policy else args.dir
     if args.check:
         problems = drift(root, files)
@@ -70,8 +74,9 @@ def _add_render_arguments(parser: argparse.ArgumentParser) -> None:
                         help="version of bayat/deploy-action the pipeline uses (a tag, or a commit SHA to pin)")
     parser.add_argument("--image", type=argtypes.pinned_image,
                         help="GitLab: run every job in this bayat-deploy image, pinned by digest "
-                             "(name:X.Y.Z@sha256:...), so no job installs anything; without it the jobs install "
-                             "the bayat-deploy of --action-ref with pip")
+                             "(name:X.Y.Z@sha256:...), so no job installs anything (default: the image of this "
+                             "bayat-deploy's release, when --action-ref names that release; otherwise the jobs "
+                             "install the bayat-deploy of --action-ref with pip)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,15 +22,32 @@ def render_files(loaded, platform: str, *, action_ref: str = "v1", image: str | 
     if platform == "github":
         from bayat_deploy.generate import github
 
-        if image:
-            raise BadInput("--image is for GitLab pipelines (--platform gitlab); the GitHub actions run the "
-                           "action's own dist/ and need no image")
         return github.render(plan, loaded.policy, ref=action_ref)
     if platform == "gitlab":
         from bayat_deploy.generate import gitlab
 
         return gitlab.render(plan, loaded.policy, ref=action_ref, image=image)
     raise BadInput(f"unknown platform {platform!r}; use one of {', '.join(PLATFORMS)}")
+
+
+def job_image(requested: str | None, action_ref: str) -> str | None:
+    """The bayat-deploy image GitLab jobs run in: the one asked for, else the image of this bayat-deploy's own
+    release when the action ref names that release (`v1` names 1.4.2). None: the jobs install with pip, and
+    the user is told why."""
+    import sys
+
+    from bayat_deploy.distribution import this_release
+
+    if requested:
+        return requested
+    release = this_release()
+    if release and release.within(action_ref):
+        return release.image
+    why = (f"--action-ref {action_ref} is not this bayat-deploy's release ({release.version})" if release
+           else "this bayat-deploy is not a release (no image stamped)")
+    print(f"note: {why}: the GitLab jobs install bayat-deploy with pip; pass --image NAME:X.Y.Z@sha256:... to run "
+          "them in a bayat-deploy image instead", file=sys.stderr)
+    return None
 
 
 def write(root: Path, files: dict[str, str]) -> list[Path]:
