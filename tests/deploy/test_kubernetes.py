@@ -229,7 +229,7 @@ def test_a_rolling_update_that_fails_its_final_check_keeps_an_old_pod_and_scales
     k = kube_env(tmp_path, policy(tmp_path), "testing")
     k.deploy("1.0.0")
     k.runner.clear()
-    k.smoke.reset(fail_from=1)  # the routed smoke tests, when all traffic is on the new pods
+    k.smoke.reset(fail_from=2)  # the first new pod passes directly; the routed tests fail with all traffic on it
     entry, _ = k.deploy("2.0.0")
     assert entry.outcome == "rolled-back", entry.reason
     e = "testing"
@@ -238,6 +238,16 @@ def test_a_rolling_update_that_fails_its_final_check_keeps_an_old_pod_and_scales
         up("hello-api", e), status("hello-api", e), select("stable", e), uninstall("hello-api-canary", e))
     assert [v["replicaCount"] for v in stable_values(k)[-3:]] == [2, 1, 2]
     assert k.target.current().serving() == "1.0.0"
+
+
+def test_a_rolling_release_whose_first_pod_fails_its_smoke_tests_gets_no_traffic(tmp_path):
+    k = kube_env(tmp_path, policy(tmp_path), "testing")
+    k.deploy("1.0.0")
+    k.smoke.reset(fail_from=1)  # the direct check of the first new pod, before the selector moves
+    entry, outcome = k.deploy("2.0.0")
+    assert (entry.outcome, outcome.traffic_switched) == ("failed", False), entry.reason
+    assert "smoke tests on the first new instance, before any traffic" in entry.reason
+    assert "canary" in k.smoke.urls[0] and k.target.current().serving() == "1.0.0"
 
 
 def test_a_candidate_that_never_gets_ready_changes_nothing(tmp_path):

@@ -1,4 +1,5 @@
-"""Rolling: replace instances in batches, health-checking each batch; stop at the first bad batch."""
+"""Rolling: replace instances in batches, health-checking each batch; stop at the first bad batch. The first
+new instance passes the smoke tests directly, bypassing the router, before any user reaches it."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ class RollingStrategy(Strategy):
             self.step(f"start batch of {count} ({self.release.version})",
                       lambda: self.target.launch(self.release, "candidate", count))
             self.step("health of the new batch", lambda: self.healthy("candidate"))
+            if new == 0:  # like green and the canary: one new instance answers the smoke tests before users do
+                self.step("smoke tests on the first new instance, before any traffic",
+                          lambda: self.hooks.check_direct("candidate"))
             new += count
             leaving = min(count, old)
             remaining_old = old - leaving
