@@ -71,3 +71,30 @@ class ToolMissing(BayatError):
     """Raised when an external tool the stage needs is not installed or not usable."""
 
     exit_code = EXIT_FAILED
+
+
+class ResourceError(BayatError):
+    """The machine refused a write or a read: a full disk, a read-only file system, a permission."""
+
+    exit_code = EXIT_FAILED
+
+    @classmethod
+    def of(cls, exc: OSError, doing: str = "") -> "ResourceError":
+        return cls(describe_os_error(exc, doing))
+
+
+_RESOURCE_PROBLEMS = {"ENOSPC": "the disk is full", "EDQUOT": "the disk quota is exhausted",
+                      "EROFS": "the file system is read-only", "EACCES": "permission denied",
+                      "EPERM": "operation not permitted", "EMFILE": "too many open files",
+                      "ENOMEM": "out of memory"}
+
+
+def describe_os_error(exc: OSError, doing: str = "") -> str:
+    """"cannot write /srv/state.json: the disk is full (ENOSPC)": what failed, where and why, in words."""
+    import errno as errnos
+
+    code = errnos.errorcode.get(exc.errno or 0, "")
+    why = _RESOURCE_PROBLEMS.get(code, exc.strerror or str(exc))
+    where = exc.filename or ""
+    what = f"{doing} {where}".strip() if doing or where else "a system call failed"
+    return f"{what}: {why}{f' ({code})' if code else ''}"

@@ -56,6 +56,9 @@ class DirectoryStore(Store):
             fcntl.flock(fd, fcntl.LOCK_EX)
             os.write(fd, text.encode())
             os.fsync(fd)
+        except OSError as exc:
+            exc.filename = exc.filename or str(self.path(key))
+            raise
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
@@ -82,9 +85,12 @@ class DirectoryStore(Store):
                         print(f"waiting for the deployment lock held by: {current}", flush=True)
                         announced = True
                     time.sleep(0.2)
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{holder}, pid {os.getpid()}, since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
-                      .encode(), 0)
+            try:  # who holds it, for a deployment that waits: a full disk must not stop the one that holds it
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{holder}, pid {os.getpid()}, since "
+                          f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}".encode(), 0)
+            except OSError:
+                pass
             try:
                 yield
             finally:
