@@ -243,15 +243,21 @@ def test_the_pipelines_rollback_after_a_restored_failure_has_nothing_to_undo(dep
     assert deploy_repo.history("staging")[-1]["reason"] == "deploy job failed; nothing to undo"
 
 
-def test_a_single_instance_rolling_update_that_fails_its_final_check_keeps_the_old_version(deploy_repo):
+def test_a_rolling_release_that_fails_its_smoke_tests_never_reaches_users(deploy_repo):
     deploy_repo.policy({"development": {"resources": {"replicas": 1}, "strategy": {"type": "rolling"}}})
     assert deploy_repo.deploy("development", "1.0.0").code == 0
-    # healthy, but its home page fails: only the routed smoke test after the switch sees it
-    broken = deploy_repo.deploy("development", "2.0.0", "--set-env", "FAIL_AFTER_REQUESTS=0")
-    assert broken.code == 1 and "routed smoke tests" in broken.stdout, broken.stdout
-    assert serving(deploy_repo.url("development")) == "1.0.0"
+    url = deploy_repo.url("development")
+    # healthy, but its home page fails: the first new instance is smoke-tested directly, before any traffic
+    with LoadGenerator(url + "/") as load:
+        load.during("broken 2.0.0")
+        broken = deploy_repo.deploy("development", "2.0.0", "--set-env", "FAIL_AFTER_REQUESTS=0")
+    assert broken.code == 1 and "smoke tests on the first new instance, before any traffic" in broken.stdout, \
+        broken.stdout
+    stats = load.stats("broken 2.0.0")
+    assert stats["failed"] == 0 and set(stats["versions"]) == {"1.0.0"}, stats
+    assert serving(url) == "1.0.0"
     assert list(deploy_repo.state_of("development")["tracks"]) == ["stable"]
-    assert deploy_repo.history("development")[-1]["outcome"] == "rolled-back"
+    assert deploy_repo.history("development")[-1]["outcome"] == "failed"  # no user ever reached it
 
 
 def test_verify_checks_that_the_metrics_provider_scrapes_the_new_instances(deploy_repo, tmp_path):

@@ -1,8 +1,11 @@
-"""A deployment, start to finish: lock, back up, migrate, roll out, verify, roll back if needed, record."""
+"""A deployment, start to finish: lock, reconcile, record ahead, back up, migrate, roll out, verify, roll back
+if needed, record the result."""
 
 from __future__ import annotations
 
+import calendar
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 from bayat_deploy import evidence
@@ -11,7 +14,7 @@ from bayat_deploy.deploy.record import Entry, Record
 from bayat_deploy.deploy.strategies import Hooks, Outcome, Verdict, strategy_for
 from bayat_deploy.deploy.targets import Target, target_for
 from bayat_deploy.deploy.targets.base import Release
-from bayat_deploy.errors import BayatError
+from bayat_deploy.errors import BayatError, ResourceError
 
 
 @dataclass
@@ -24,12 +27,18 @@ class Deployment:
     record: Record = field(init=False)
 
     def __post_init__(self):
+        from bayat_deploy.deploy.failpoints import Failpoints
+
+        self.failpoint = Failpoints.of(self.session.context)
         self.env = self.session.policy.environment(self.environment)
         self.target = target_for(self.session, self.environment)
         self.record = Record(self.target.store, on_append=self._audit)
 
     def _audit(self, entry: Entry) -> None:
-        """Tell the CI platform's deployment history (GitHub Deployments) about a stored entry."""
+        """Tell the CI platform's deployment history (GitHub Deployments) about a stored entry: one deployment per
+        attempt, so an attempt's in-progress entry waits for its final one (or its `interrupted` close)."""
+        if entry.outcome == "in-progress":
+            return
         try:
             url = str(self.env.url) if self.env.url else self.target.url()
         except BayatError:
@@ -73,23 +82,96 @@ class Deployment:
                      started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), finished=evidence.now(),
                      duration_seconds=round(time.time() - started, 3), **fields)
 
+    # ------------------------------------------------------------------ the lock, and repairs under it
+    @contextmanager
+    def locked(self, holder: str, timeout: float = 600.0):
+        """The environment's deployment lock, the environment reconciled as soon as it is held: whatever a
+        command killed half-way left behind is repaired and recorded before anything else acts."""
+        with ExitStack() as held:
+            try:
+                held.enter_context(self.record.lock(holder, timeout=timeout))
+            except OSError as exc:
+                raise ResourceError(f"cannot take {self.environment}'s deployment lock, so nothing was changed: "
+                                    f"{ResourceError.of(exc)}") from None
+            self.reconcile()
+            yield
+
+    def reconcile(self) -> list[str]:
+        """Repair the target's state from what serves, then close every open attempt (held under the lock,
+        an open attempt is one whose process died) as `interrupted`. Returns the repairs in words."""
+        try:
+            repairs = self.target.reconcile()
+            for repair in repairs:
+                self.say(f"reconciled {self.environment}: {repair}")
+            for attempt in self.record.open_attempts():
+                repairs += self._close_interrupted(attempt, repairs)
+        except OSError as exc:
+            raise ResourceError(f"cannot repair {self.environment}'s state: {ResourceError.of(exc)}") from None
+        return repairs
+
+    def _close_interrupted(self, attempt: Entry, found: list[str]) -> list[str]:
+        state = self.target.current()
+        candidate = state.tracks.get("candidate")
+        repairs = []
+        if candidate is not None and candidate.release.version == attempt.version:
+            if "stable" not in state.tracks and candidate.weight:
+                self.target.promote("candidate")  # nothing else is left to serve: keep it, recorded as serving
+                repairs.append(f"{attempt.version} serves all traffic, without the checks its deployment would have "
+                               "run; `bayat-deploy rollback` returns to the version before it")
+            else:  # as a failed rollout ends: all traffic on stable, the candidate stopped
+                strategy = strategy_for(self.env.strategy.type)(self.target, self.env, candidate.release,
+                                                                self.hooks(candidate.release))
+                strategy.restore()
+                repairs.append(f"the candidate {attempt.version} is stopped, never adopted"
+                               + (" and traffic is back on the stable version" if candidate.weight else ""))
+        serving = self.target.current().serving() or "nothing"
+        details = attempt.details
+        began = calendar.timegm(time.strptime(attempt.started, "%Y-%m-%dT%H:%M:%SZ")) if attempt.started else time.time()
+        entry = self.entry(attempt.action, attempt.version, "interrupted", began, image=attempt.image,
+                           digest=attempt.digest, config_hash=attempt.config_hash,
+                           previous_version=attempt.previous_version,
+                           reason=(f"interrupted: pid {details.get('pid', '?')} on {details.get('runner', '?')} stopped "
+                                   f"before recording a result; {'; '.join(found + repairs) or 'nothing to repair'}; "
+                                   f"serving now: {serving}"),
+                           details={"repairs": found + repairs, "serving": serving})
+        self.record.finish(attempt, entry)
+        self.say(f"reconciled {self.environment}: {entry.reason}")
+        return repairs
+
     # ------------------------------------------------------------------ deploy
-    def deploy(self, release: Release, lock_timeout: float = 600.0) -> tuple[Entry, Outcome]:
+    def deploy(self, release: Release, lock_timeout: float = 600.0,
+               allow_downgrade: bool = False) -> tuple[Entry, Outcome]:
         started = time.time()
         holder = f"{self.session.context.actor or 'someone'} deploying {release.version}"
-        with self.record.lock(holder, timeout=lock_timeout):
+        with self.locked(holder, timeout=lock_timeout):
             previous = self.target.current().serving() or ""
+            fields = dict(image=release.image, digest=release.digest, config_hash=release.config_hash,
+                          previous_version=previous)
+            if previous and not allow_downgrade and _older(release.version, previous):
+                reason = (f"{previous} serves {self.environment} now, newer than {release.version} (deployed while "
+                          "this deployment waited?); nothing was changed: `bayat-deploy rollback` goes back, "
+                          "`deploy --allow-downgrade` deploys an older version on purpose")
+                entry = self.record.finish(None, self.entry("deploy", release.version, "failed", started,
+                                                            reason=reason, **fields))
+                self.say(f"refused: {reason}")
+                return entry, Outcome("failed", reason)
+            try:
+                attempt = self.record.begin(self.entry("deploy", release.version, "in-progress", started, **fields),
+                                            tracks=["candidate"], replicas=self.env.resources.replicas)
+            except OSError as exc:
+                raise ResourceError(f"cannot record the deployment of {release.version} ahead, so nothing was "
+                                    f"changed: {ResourceError.of(exc)}") from None
+            self.failpoint("attempt-recorded")
             try:
                 self.target.prepare()
                 self.target.decommission_due()
                 backup = self.database_backup(release)
                 self.database_migrate()
-            except BayatError as exc:
-                entry = self.entry("deploy", release.version, "failed", started, image=release.image,
-                                   digest=release.digest, config_hash=release.config_hash, previous_version=previous,
-                                   reason=f"{exc}; nothing was rolled out")
-                self.record.append(entry)
-                self.say(f"deployment stopped before any change: {exc}")
+            except (BayatError, OSError) as exc:
+                problem = str(ResourceError.of(exc)) if isinstance(exc, OSError) else str(exc)
+                entry = self._finish(attempt, self.entry("deploy", release.version, "failed", started,
+                                                         reason=f"{problem}; nothing was rolled out", **fields))
+                self.say(f"deployment stopped before any change: {problem}")
                 return entry, Outcome("failed", entry.reason)
             strategy = strategy_for(self.env.strategy.type)(self.target, self.env, release, self.hooks(release))
             if self.env.strategy.type == "feature-flags":
@@ -106,12 +188,28 @@ class Deployment:
             reason = outcome.reason
             if outcome.status == "failed" and outcome.traffic_switched:
                 reason = f"{reason}; traffic was returned to {previous or 'no version'}"
-            entry = self.entry("deploy", release.version, result, started, image=release.image,
-                               digest=release.digest, config_hash=release.config_hash, previous_version=previous,
-                               reason=reason, details={"steps": [s.__dict__ for s in outcome.steps],
-                                                       "backup": backup})
-            self.record.append(entry)
+            entry = self._finish(attempt, self.entry(
+                "deploy", release.version, result, started, reason=reason, **fields,
+                details={"steps": [s.__dict__ for s in outcome.steps], "backup": backup}))
         return entry, outcome
+
+    def _finish(self, attempt: Entry, entry: Entry) -> Entry:
+        try:
+            return self.record.finish(attempt, entry)
+        except OSError as exc:
+            raise ResourceError(f"{entry.version} {entry.outcome} in {self.environment}, but its result could not "
+                                f"be recorded: {ResourceError.of(exc)}; the next command records the attempt as "
+                                "interrupted") from None
+
+    def record_refusal(self, version: str, problem: BayatError, started: float) -> Entry:
+        """A deployment that could not begin (the registry is down, the version was never published): it is
+        an attempt too, and the record says so."""
+        entry = self.entry("deploy", version, "failed", started, reason=f"{problem}; nothing was changed")
+        try:
+            return self.record.finish(None, entry)
+        except OSError as exc:
+            raise ResourceError(f"{problem}; and the attempt could not be recorded: {ResourceError.of(exc)}") \
+                from None
 
     # ------------------------------------------------------------------ database
     def _database_command(self, template: str | None, backup: str = "") -> None:
@@ -144,3 +242,12 @@ class Deployment:
         if backup and self.session.policy.database.restore:
             self.say(f"database restore <- {backup}")
             self._database_command(self.session.policy.database.restore, backup)
+
+
+def _older(version: str, than: str) -> bool:
+    from bayat_deploy.versioning.versions import parse
+
+    try:
+        return parse(version) < parse(than)
+    except ValueError:  # a development image's version: no order to protect
+        return False

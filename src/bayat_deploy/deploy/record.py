@@ -1,8 +1,14 @@
-"""The deployment record: append-only, one entry per attempt, safe under concurrent writers.
+"""The deployment record: append-only, every attempt written ahead, safe under concurrent writers.
 
 Each environment has a JSON-lines document and a lock in its state store (a directory on the host,
 or a ConfigMap and a Lease in the cluster). Deployments to one environment serialise on the lock: a
-second deploy waits up to its timeout, then fails with who holds the lock and since when. Entries are never rewritten; a rollback is a new entry.
+second deploy waits up to its timeout, then fails with who holds the lock and since when. Entries are
+never rewritten; a rollback is a new entry.
+
+An attempt is written ahead: an `in-progress` entry (version, digest, the tracks it means to run, pid and
+runner) before anything changes, and its final entry (`details.attempt` = the first one's id) after. A
+process killed in between leaves its in-progress entry open; the next command that holds the lock finds
+it (`open_attempts`), repairs the environment and closes it as `interrupted`.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ if TYPE_CHECKING:
 
 ACTIONS = ("deploy", "rollback", "promote", "abort", "drill", "flags", "decommission",
            "emergency")  # emergency: a maintenance-window override (bayat-deploy window check --emergency)
-OUTCOMES = ("in-progress", "succeeded", "failed", "rolled-back", "paused", "aborted", "approved")
+OUTCOMES = ("in-progress", "succeeded", "failed", "rolled-back", "paused", "aborted", "approved", "interrupted")
 
 
 @dataclass
@@ -75,6 +81,31 @@ class Record:
         if self.on_append:
             self.on_append(entry)
         return entry
+
+    def begin(self, entry: Entry, **intent) -> Entry:
+        """Write an attempt ahead: `entry` as in-progress, with who runs it where and what it intends."""
+        import socket
+
+        entry.outcome = "in-progress"
+        entry.details = {**entry.details, **intent, "pid": os.getpid(), "runner": socket.gethostname()}
+        return self.append(entry)
+
+    def finish(self, attempt: Entry | None, entry: Entry) -> Entry:
+        """The final entry of an attempt begun with `begin` (None: an attempt that was never written ahead)."""
+        if attempt is not None:
+            entry.details = {**entry.details, "attempt": attempt.id}
+        return self.append(entry)
+
+    def open_attempts(self) -> list[Entry]:
+        """In-progress entries no final entry answers: running now, or interrupted (judge under the lock)."""
+        return [e for e in self.attempts() if e.outcome == "in-progress"]
+
+    def attempts(self) -> list[Entry]:
+        """One entry per attempt: its final entry, or its in-progress entry while it has none (what `history`
+        shows; the record itself keeps both)."""
+        entries = self.entries()
+        answered = {e.details.get("attempt") for e in entries if e.outcome != "in-progress"}
+        return [e for e in entries if not (e.outcome == "in-progress" and e.id in answered)]
 
     def entries(self) -> list[Entry]:
         text = self.store.read(self.KEY)

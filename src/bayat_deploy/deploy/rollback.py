@@ -44,7 +44,7 @@ def rollback(deployment, *, to: str | None = None, reason: str, automatic: bool 
     decided = time.monotonic()
     started = time.time()
     if lock:
-        with deployment.record.lock(f"{deployment.session.context.actor or 'someone'} rolling back"):
+        with deployment.locked(f"{deployment.session.context.actor or 'someone'} rolling back"):
             return _rollback(deployment, to, reason, automatic, decided, started, failed_version)
     return _rollback(deployment, to, reason, automatic, decided, started, failed_version)
 
@@ -108,7 +108,7 @@ def _rollback(deployment, to, reason, automatic, decided, started, failed_versio
         how = f"started {to} again from {release.pinned} and switched to it"
     say(f"100% of traffic on {to} after {seconds:.2f}s ({how})")
     if deployment.env.rollback.restore_database:
-        failed = next((e for e in reversed(deployment.record.entries())
+        failed = next((e for e in reversed(deployment.record.attempts())
                        if e.version == failed_version and e.details.get("backup")), None)
         if failed:
             deployment.database_restore(failed.details["backup"])
@@ -154,13 +154,13 @@ def _already_restored(deployment, serving: str) -> bool:
     state = deployment.target.current()
     if "candidate" in state.tracks:
         return False
-    attempts = [e for e in deployment.record.entries() if e.action in ("deploy", "promote", "rollback")]
+    attempts = [e for e in deployment.record.attempts() if e.action in ("deploy", "promote", "rollback")]
     if not attempts:
         return False
     last = attempts[-1]
     if last.action == "rollback":
         return last.outcome == "succeeded" and last.version == serving
-    return last.outcome in ("failed", "rolled-back") and last.version != serving
+    return last.outcome in ("failed", "rolled-back", "interrupted") and last.version != serving
 
 
 def _nothing_to_undo(deployment, serving: str, reason: str, automatic: bool, started: float) -> RollbackResult:

@@ -22,7 +22,8 @@ TASK = "deploy:bayat-deploy"
 AUDITED = ("deploy", "rollback", "promote", "abort", "emergency")
 # record outcome -> GitHub deployment status state
 GITHUB_STATES = {"succeeded": "success", "failed": "failure", "rolled-back": "failure", "aborted": "error",
-                 "in-progress": "in_progress", "paused": "in_progress", "approved": "success"}
+                 "in-progress": "in_progress", "paused": "in_progress", "approved": "success",
+                 "interrupted": "error"}
 # GitLab deployment status -> record outcome
 GITLAB_OUTCOMES = {"success": "succeeded", "failed": "failed", "canceled": "aborted", "skipped": "aborted",
                    "created": "in-progress", "running": "in-progress", "blocked": "in-progress"}

@@ -32,6 +32,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="extra environment variable for the new instances (recorded with the release)")
     parser.add_argument("--lock-timeout", type=argtypes.seconds, default=600.0, metavar="SECONDS",
                         help="how long to wait for another deployment to the same environment (default 600)")
+    parser.add_argument("--allow-downgrade", action="store_true",
+                        help="deploy a version older than the one serving (refused otherwise: a deployment that "
+                             "waited for the lock must not replace a newer release; `rollback` needs no flag)")
     parser.set_defaults(handler=run)
 
 
@@ -42,14 +45,23 @@ def run(args: argparse.Namespace) -> int:
     from bayat_deploy.session import open_session
     from bayat_deploy.stages.run import StageRun
 
+    import time
+
+    from bayat_deploy.errors import BayatError
+
     session = open_session(args)
     version = require_version(args.version)
     deployment = Deployment(session, args.environment)
-    release = resolve_release(session, args.environment, version, image=args.image,
-                              env=parse_pairs(args.set_env, "--set-env"))
+    started = time.time()
+    try:
+        release = resolve_release(session, args.environment, version, image=args.image,
+                                  env=parse_pairs(args.set_env, "--set-env"))
+    except BayatError as exc:  # the registry is down, the version was never published: an attempt all the same
+        deployment.record_refusal(version, exc, started)
+        raise
     stage = StageRun(session, "deploy", environment=args.environment, version=version,
                      inputs={"image": release.image, "strategy": deployment.env.strategy.type})
-    entry, outcome = deployment.deploy(release, lock_timeout=args.lock_timeout)
+    entry, outcome = deployment.deploy(release, lock_timeout=args.lock_timeout, allow_downgrade=args.allow_downgrade)
     stage.details.update(record=entry.__dict__, steps=[s.__dict__ for s in outcome.steps])
     stage.summary.update(outcome=entry.outcome, previous_version=entry.previous_version,
                          duration_seconds=entry.duration_seconds)

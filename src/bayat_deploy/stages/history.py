@@ -1,4 +1,4 @@
-"""`bayat-deploy history --env ENV`: every deployment attempt, including the failed and rolled-back ones.
+"""`bayat-deploy history --env ENV`: every deployment attempt, including the failed, rolled-back and interrupted ones.
 
 `--source record` (the default) reads the environment's deployment record in its state store;
 `--source platform` reads the CI platform's deployment history (GitHub Deployments written by this tool,
@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
         from bayat_deploy.deploy.engine import Deployment
 
         deployment = Deployment(session, args.environment)
-        entries, where = deployment.record.entries(), deployment.record.path
+        _reconcile(deployment)
+        entries, where = deployment.record.attempts(), deployment.record.path
     if args.limit:
         entries = entries[-args.limit:]
     if args.format == "json":
@@ -49,6 +50,26 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         print("  ".join(v[:w].ljust(w) for v, w in zip(row, widths)).rstrip())
     return 0
+
+
+def _reconcile(deployment) -> None:
+    """History is true only once interrupted attempts are found: reconcile when no deployment holds the lock
+    (one that does shows as in-progress); a target out of reach leaves the record as it is, and says so."""
+    import sys
+
+    from bayat_deploy.deploy.state import DeploymentLocked
+    from bayat_deploy.errors import BayatError
+
+    import contextlib
+
+    try:  # what was repaired goes to stderr: stdout is the history (JSON, for --format json)
+        with contextlib.redirect_stdout(sys.stderr), deployment.locked("bayat-deploy history (reconciling)", timeout=0):
+            pass
+    except DeploymentLocked:
+        pass
+    except BayatError as exc:
+        print(f"note: {deployment.environment} not reconciled ({exc}); an in-progress entry may be an "
+              "interrupted attempt", file=sys.stderr)
 
 
 def _platform_entries(session, environment: str, limit: int):

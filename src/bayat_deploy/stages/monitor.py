@@ -46,7 +46,7 @@ def deployed(session, environment: str, args) -> tuple[float, float, str]:
     from bayat_deploy.errors import BadInput, BayatError
 
     try:
-        entries = Record(open_store(session, environment)).entries()
+        entries = Record(open_store(session, environment)).attempts()
     except (BayatError, OSError):  # no readable record: the flags must say
         entries = []
     latest = next((e for e in reversed(entries) if e.action in ("deploy", "promote") and e.outcome == "succeeded"),

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     session = open_session(args)
     deployment = Deployment(session, args.environment)
     started = time.time()
-    with deployment.record.lock(f"{session.context.actor or 'someone'} {args.action}"):
+    with deployment.locked(f"{session.context.actor or 'someone'} {args.action}"):
         candidate = deployment.target.current().tracks.get("candidate")
         if candidate is None:
             raise BayatError(f"nothing is paused in {args.environment}: no candidate version is running")

@@ -56,7 +56,7 @@ def _remove(session, deployment, reason: str) -> int:
     from bayat_deploy.stages.run import StageRun
 
     started = time.time()
-    with deployment.record.lock(f"{session.context.actor or 'someone'} removing the deployment"):
+    with deployment.locked(f"{session.context.actor or 'someone'} removing the deployment"):
         serving = deployment.target.current().serving() or ""
         deployment.target.remove()
         deployment.record.append(deployment.entry("rollback", "", "succeeded", started, previous_version=serving,

@@ -92,17 +92,25 @@ class Strategy:
         return self.target.health(track, self.config.health_timeout.seconds)
 
     def run(self) -> Outcome:
-        from bayat_deploy.errors import BayatError
+        from bayat_deploy.errors import BayatError, describe_os_error
+
+        def said(exc: Exception) -> str:  # a full disk or a read-only directory, in words
+            return describe_os_error(exc, "cannot write") if isinstance(exc, OSError) else str(exc)
 
         try:
             status, reason = self.rollout()
-        except (StrategyFailed, BayatError) as exc:
-            self.hooks.say(f"  rollout stopped: {exc}; restoring the previous version")
+        except (StrategyFailed, BayatError, OSError) as exc:
+            self.hooks.say(f"  rollout stopped: {said(exc)}; restoring the previous version")
             try:
                 self.restore()
+            except OSError as problem:  # the traffic change never reached nginx, and unrouted instances stopped
+                return Outcome("failed", f"{said(exc)}; the previous version keeps the traffic nginx gives it, but "
+                                         f"restoring could not record its changes ({said(problem)}): the next command "
+                                         "reconciles the state", self.steps, self.switched)
             except BayatError as problem:  # report both; the record says what is left running
-                return Outcome("failed", f"{exc}; restoring failed too: {problem}", self.steps, self.switched)
-            return Outcome("failed", str(exc), self.steps, self.switched)
+                return Outcome("failed", f"{said(exc)}; restoring failed too: {said(problem)}", self.steps,
+                               self.switched)
+            return Outcome("failed", said(exc), self.steps, self.switched)
         return Outcome(status, reason, self.steps, self.switched)
 
     def rollout(self) -> tuple[str, str]:  # pragma: no cover - each strategy defines it
@@ -128,6 +136,12 @@ class Strategy:
                 self.target.shift({"stable": 100})
             except RouterError:
                 pass  # the router refused the change: the configuration that is live is the last good one
+            except OSError:
+                # the state cannot be written (a full disk): the candidate still stops where no traffic reaches it
+                candidate = self.target.current().tracks.get("candidate")
+                if candidate is not None and candidate.weight == 0:
+                    self.target.retire("candidate")  # stops the unrouted instances, then fails to record it
+                raise
         if "candidate" in self.target.current().tracks:
             self.target.retire("candidate")
 

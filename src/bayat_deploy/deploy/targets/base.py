@@ -138,6 +138,11 @@ class Target(ABC):
     def url(self) -> str:
         """The environment's URL through the router."""
 
+    def reconcile(self) -> list[str]:
+        """Repair what the target remembers from what really serves, after a command that died half-way;
+        each repair in words. Targets whose state is what serves (the cluster's objects) have nothing to do."""
+        return []
+
     def decommission_due(self, now: datetime | None = None) -> bool:
         """Retire the warm track once its keep-warm time has passed; True when something was retired."""
         warm = self.current().tracks.get("warm")

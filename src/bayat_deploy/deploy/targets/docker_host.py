@@ -1,9 +1,16 @@
 """Docker host target: containers from the published image, traffic through nginx on the same host.
 
 State (which containers form which track, the traffic split, the router generation) is kept as
-`state.json` in the environment's state store, written only after nginx has taken the change. nginx,
-the engine and the state are all on the host: the job runs there on the host's self-hosted runner
-(`runner:`, by default labelled after the environment), so the store is the host's state directory.
+`state.json` in the environment's state store. A traffic change is written ahead: the new split goes in
+as `pending` (with its generation) before nginx reloads, and becomes the state once nginx answers with
+that generation. A process killed in between leaves the pending split; `reconcile` asks nginx which
+generation serves and keeps whichever is true. It also stops containers of the environment that the
+state does not list (started by an attempt that died before recording them): never adopted.
+
+A change that routes exactly as nginx routes now does not reload it: every reload closes idle
+keep-alive connections. nginx, the engine and the state are all on the host: the job runs there on the
+host's self-hosted runner (`runner:`, by default labelled after the environment), so the store is the
+host's state directory.
 """
 
 from __future__ import annotations
@@ -30,8 +37,11 @@ class DockerHostTarget(Target):
         super().__init__(session, environment)
         port = self.spec.port or DEFAULT_PORTS.get(self.env.tier if environment not in DEFAULT_PORTS
                                                    else environment, 8090)
+        from bayat_deploy.deploy.failpoints import Failpoints
+
+        self.failpoint = Failpoints.of(session.context)  # tests kill the process at these (deploy/failpoints.py)
         self.router = Router(self.state_dir / "nginx", project=session.policy.project, environment=environment,
-                             listen=self.spec.listen, port=port)
+                             listen=self.spec.listen, port=port, failpoint=self.failpoint)
         self._docker = None
 
     # ----------------------------------------------------------------- plumbing
@@ -44,20 +54,28 @@ class DockerHostTarget(Target):
             self._docker = docker_client(self.session.context, self.spec.docker_host)
         return self._docker
 
-    def _load(self) -> tuple[State, int]:
+    def _data(self) -> dict:
         text = self.store.read("state.json")
-        if not text:
-            return State(self.environment), 0
-        data = json.loads(text)
-        tracks = {name: Track(name, Release(**t["release"]), [Instance(**i) for i in t["instances"]], t["weight"],
-                              t.get("retire_after", "")) for name, t in data["tracks"].items()}
-        return State(self.environment, tracks), data["generation"]
+        return json.loads(text) if text else {}
 
-    def _save(self, state: State, generation: int) -> None:
+    @staticmethod
+    def _tracks(data: dict) -> dict[str, Track]:
+        return {name: Track(name, Release(**t["release"]), [Instance(**i) for i in t["instances"]], t["weight"],
+                            t.get("retire_after", "")) for name, t in data.get("tracks", {}).items()}
+
+    def _load(self) -> tuple[State, int]:
+        data = self._data()
+        return State(self.environment, self._tracks(data)), data.get("generation", 0)
+
+    def _save(self, state: State, generation: int, *, routed: list | None = None, pending: dict | None = None) -> None:
         data = {"environment": self.environment, "generation": generation,
+                "routed": self._data().get("routed", []) if routed is None else routed,
                 "tracks": {name: asdict(track) for name, track in state.tracks.items()}}
+        if pending:
+            data["pending"] = pending
         self.store.write("state.json", json.dumps(data, indent=2) + "\n")
-        self._write_scrape_targets(state)
+        if not pending:
+            self._write_scrape_targets(state)
 
     def _write_scrape_targets(self, state: State) -> None:
         """Prometheus file_sd targets: every instance, labelled with its track and version."""
@@ -71,12 +89,88 @@ class DockerHostTarget(Target):
         write_atomic(self.state_dir / "prometheus" / "targets.json", json.dumps(groups, indent=2) + "\n")
 
     def _route(self, state: State, generation: int) -> int:
-        servers = upstream_weights({name: (t.weight, [(i.address, t.release.version) for i in t.instances])
-                                    for name, t in state.tracks.items()})
+        servers = self._servers(state)
+        routed = [[s.address, s.weight] for s in servers]
+        if routed == self._data().get("routed") and self.router.running():
+            self._save(state, generation)  # nginx routes this way already: no reload, no closed connection
+            return generation
+        committed, _ = self._load()
         generation += 1
-        self.router.apply(servers, generation)
-        self._save(state, generation)
+        self._save(committed, generation - 1, pending={"generation": generation, "routed": routed,
+                                                       "tracks": {n: asdict(t) for n, t in state.tracks.items()}})
+        try:
+            self.router.apply(servers, generation)
+        except RouterError:
+            self._save(committed, generation - 1)  # the change never served: drop it
+            raise
+        self.failpoint("router-reloaded")
+        self._save(state, generation, routed=routed)
         return generation
+
+    def _servers(self, state: State):
+        return upstream_weights({name: (t.weight, [(i.address, t.release.version) for i in t.instances])
+                                 for name, t in state.tracks.items()})
+
+    def reconcile(self) -> list[str]:
+        """Make the state true to what serves (nginx's live generation, the containers by label), after a
+        command that died half-way; returns each repair in words (nothing: the state was true)."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        data = self._data()
+        repairs: list[str] = []
+        pending = data.get("pending")
+        state, generation = self._load()
+        if pending:
+            live = self.router.live_generation()
+            if live == pending["generation"]:
+                state = State(self.environment, self._tracks(pending))
+                generation = pending["generation"]
+                self._save(state, generation, routed=pending["routed"])
+                repairs.append(f"nginx serves generation {generation}, which the interrupted command had not "
+                               f"recorded: recorded it ({self._split(state)})")
+            else:
+                self._save(state, generation)
+                if state.tracks and live is not None:
+                    self.router.rewrite(self._servers(state), generation)
+                repairs.append(f"a traffic change (generation {pending['generation']}) never reached nginx: dropped "
+                               f"it; nginx serves generation {generation} ({self._split(state) or 'nothing'})")
+        running = self._containers()
+        listed = {i.id for track in state.tracks.values() for i in track.instances}
+        for container in running:
+            if container.id not in listed:
+                version = container.labels.get(f"{LABEL}.version", "?")
+                self._remove(container)
+                repairs.append(f"stopped {container.name} ({version}): an interrupted command started it and "
+                               "never recorded it")
+        alive = {c.id for c in running}
+        for name, track in list(state.tracks.items()):
+            gone = [i for i in track.instances if i.id not in alive]
+            if not gone or track.weight:
+                continue  # an instance that serves and is gone is the health checks' business, not a repair
+            track.instances = [i for i in track.instances if i.id in alive]
+            if not track.instances:
+                del state.tracks[name]
+            self._save(state, generation)
+            repairs.append(f"{len(gone)} instance(s) of {track.release.version} on {name} were stopped without "
+                           "being recorded: dropped them from the state")
+        return repairs
+
+    def _split(self, state: State) -> str:
+        return ", ".join(f"{t.release.version} {t.weight}%" for t in state.tracks.values() if t.weight)
+
+    def _containers(self) -> list:
+        filters = {"label": [f"{LABEL}.project={self.session.policy.project}",
+                             f"{LABEL}.environment={self.environment}", f"{LABEL}.managed-by=bayat-deploy"]}
+        return self.docker.containers.list(all=True, filters=filters)
+
+    @staticmethod
+    def _remove(container) -> None:
+        import docker
+
+        try:
+            container.stop(timeout=15)
+            container.remove()
+        except docker.errors.NotFound:
+            pass
 
     # ----------------------------------------------------------------- verbs
     def _refuse_remote_engine(self) -> None:
@@ -113,6 +207,7 @@ class DockerHostTarget(Target):
             raise BayatError(f"track {track} already runs {existing.release.version}; abort or promote it first")
         self._ensure_image(release)
         current = existing or Track(track, release)
+        known = len(current.instances)
         if count > 1:  # containers start in parallel: a rollback that restarts an old version is that much faster
             from concurrent.futures import ThreadPoolExecutor
 
@@ -120,8 +215,14 @@ class DockerHostTarget(Target):
                 current.instances += list(pool.map(lambda _: self._start(release, track), range(count)))
         else:
             current.instances += [self._start(release, track) for _ in range(count)]
+        self.failpoint("instances-started")
+        started = current.instances[known:]
         state.tracks[track] = current
-        self._save(state, generation)
+        try:
+            self._save(state, generation)
+        except OSError:  # unrecorded, they would be strays: nothing routes to them yet, so they stop now
+            self._stop_after_drain(started)
+            raise
         return current
 
     def health(self, track: str, timeout: float) -> Health:
@@ -188,15 +289,23 @@ class DockerHostTarget(Target):
         leaving, current.instances = current.instances[:count], current.instances[count:]
         if not current.instances:
             del state.tracks[track]
-        if any(t.weight for t in state.tracks.values()):
-            try:
-                self._route(state, generation)  # the leaving instances stop receiving traffic first
-            except RouterError:
-                if current.weight > 0:
-                    raise  # they may still receive traffic: stopping them now would drop requests
-                self._save(state, generation)  # the live configuration never routed to them
-        else:
-            self._save(state, generation)
+        try:
+            if any(t.weight for t in state.tracks.values()):
+                try:
+                    self._route(state, generation)  # the leaving instances stop receiving traffic first
+                except RouterError:
+                    if current.weight > 0:
+                        raise  # they may still receive traffic: stopping them now would drop requests
+                    self._save(state, generation)  # the live configuration never routed to them
+            else:
+                self._save(state, generation)
+        except OSError:
+            # the state cannot be written (a full disk): instances nginx does not route to are stopped all the
+            # same, and the next command drops them from the state (reconcile)
+            routed = {address for address, _weight in self._data().get("routed", [])}
+            self._stop_after_drain([i for i in leaving if i.address not in routed])
+            raise
+        self.failpoint("instances-unrouted")
         self._stop_after_drain(leaving)
 
 
@@ -284,10 +393,9 @@ class DockerHostTarget(Target):
         for instance in instances:
             try:
                 container = self.docker.containers.get(instance.id)
-                container.stop(timeout=15)
-                container.remove()
             except docker.errors.NotFound:
                 continue
+            self._remove(container)
 
 
 def _bytes(quantity: str) -> int:

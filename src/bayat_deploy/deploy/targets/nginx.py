@@ -51,10 +51,12 @@ def upstream_weights(tracks: dict[str, tuple[int, list[tuple[str, str]]]]) -> li
 
 
 class Router:
-    def __init__(self, prefix: Path, *, project: str, environment: str, listen: str, port: int):
+    def __init__(self, prefix: Path, *, project: str, environment: str, listen: str, port: int,
+                 failpoint=lambda name: None):
         self.prefix, self.project, self.environment = prefix, project, environment
         self.listen, self.port = listen, port
         self.conf = prefix / "nginx.conf"
+        self.failpoint = failpoint
 
     @property
     def url(self) -> str:
@@ -75,17 +77,23 @@ class Router:
     def running(self) -> bool:
         return self.master_pid() is not None
 
-    def apply(self, servers: list[Server], generation: int) -> None:
-        """Check and activate a configuration; on any failure the previous one keeps serving."""
+    def render(self, servers: list[Server], generation: int) -> str:
         from bayat_deploy.generate.jinja import render
 
-        for folder in ("logs", "temp"):
-            (self.prefix / folder).mkdir(parents=True, exist_ok=True)
-        text = render("deploy/nginx.conf.j2", project=self.project, environment=self.environment,
+        return render("deploy/nginx.conf.j2", project=self.project, environment=self.environment,
                       generation=generation, servers=servers, prefix=self.prefix, listen=self.listen,
                       port=self.port)
+
+    def apply(self, servers: list[Server], generation: int) -> None:
+        """Check and activate a configuration; on any failure the previous one keeps serving."""
+        for folder in ("logs", "temp"):
+            (self.prefix / folder).mkdir(parents=True, exist_ok=True)
         candidate = self.prefix / f"nginx.conf.{generation}.new"
-        candidate.write_text(text)
+        try:
+            candidate.write_text(self.render(servers, generation))
+        except OSError:
+            candidate.unlink(missing_ok=True)
+            raise
         checked = self._nginx("-t", conf=candidate)
         if checked.returncode != 0:
             candidate.unlink(missing_ok=True)
@@ -94,6 +102,7 @@ class Router:
         previous = self.conf.read_text() if self.conf.exists() else None
         old_workers = self._workers()
         os.replace(candidate, self.conf)
+        self.failpoint("router-config-replaced")
         signal = self._nginx("-s", "reload") if self.running() else self._nginx()
         if signal.returncode != 0:
             if previous is not None:
@@ -102,6 +111,26 @@ class Router:
                               f"{signal.stderr.strip()}")
         self.wait_for_generation(generation)
         self._wait_until_not_accepting(old_workers)
+
+    def rewrite(self, servers: list[Server], generation: int) -> None:
+        """Put the configuration of a generation that serves back on disk, without a reload (an interrupted
+        change left a newer file that nginx never loaded: a later reload must not activate it)."""
+        from bayat_deploy.fsutil import write_atomic
+
+        write_atomic(self.conf, self.render(servers, generation))
+        for leftover in self.prefix.glob("nginx.conf.*.new"):
+            leftover.unlink(missing_ok=True)
+
+    def live_generation(self) -> int | None:
+        """The generation nginx answers with now; None when it does not answer."""
+        import requests
+
+        try:
+            answer = requests.get(f"{self.url}/.well-known/bayat-router", timeout=2).text.strip()
+        except requests.RequestException:
+            return None
+        kind, _, number = answer.partition(" ")
+        return int(number) if kind == "generation" and number.isdigit() else None
 
     def _workers(self) -> list[int]:
         master = self.master_pid()
