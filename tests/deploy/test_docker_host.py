@@ -148,21 +148,26 @@ def test_paused_blue_green_waits_for_promote_or_abort(deploy_repo):
     assert deploy_repo.run("promote", "--env", "staging").code == 1  # nothing paused any more
 
 
-def test_an_nginx_config_that_fails_its_check_changes_nothing(deploy_repo):
-    deploy_repo.policy({"testing": {"strategy": {"type": "blue-green"}}})
+CHECKS = {"haproxy": "haproxy -c rejected the new configuration", "nginx": "nginx -t rejected the new configuration"}
+
+
+@pytest.mark.parametrize("router", ["haproxy", "nginx"])
+def test_a_router_config_that_fails_its_check_changes_nothing(deploy_repo, router):
+    deploy_repo.policy({"testing": {"strategy": {"type": "blue-green"}, "target": {"router": router}}})
     assert deploy_repo.deploy("testing", "1.0.0").code == 0
     url = deploy_repo.url("testing")
     deploy_repo.policy({"testing": {"strategy": {"type": "blue-green"},
-                                    "target": {"port": deploy_repo.ports["testing"], "listen": "no-such-host.invalid"}}})
+                                    "target": {"router": router, "port": deploy_repo.ports["testing"],
+                                               "listen": "no-such-host.invalid"}}})
     result = deploy_repo.deploy("testing", "2.0.0")
-    assert result.code == 1 and "nginx -t rejected the new configuration" in result.stdout, result.stdout
+    assert result.code == 1 and CHECKS[router] in result.stdout, result.stdout
     assert serving(url) == "1.0.0"
     state = deploy_repo.state_of("testing")
     assert list(state["tracks"]) == ["stable"] and state["tracks"]["stable"]["release"]["version"] == "1.0.0"
 
 
 def test_a_failed_nginx_reload_keeps_the_previous_version(deploy_repo):
-    deploy_repo.policy({"testing": {"strategy": {"type": "blue-green"}}})
+    deploy_repo.policy({"testing": {"strategy": {"type": "blue-green"}, "target": {"router": "nginx"}}})
     assert deploy_repo.deploy("testing", "1.0.0").code == 0
     pid_file = deploy_repo.state / "testing" / "nginx" / "nginx.pid"
     real_pid = pid_file.read_text()
@@ -173,6 +178,18 @@ def test_a_failed_nginx_reload_keeps_the_previous_version(deploy_repo):
         assert serving(deploy_repo.url("testing")) == "1.0.0"
     finally:
         pid_file.write_text(real_pid)
+
+
+def test_a_haproxy_that_cannot_be_told_keeps_the_previous_version(deploy_repo):
+    from bayat_deploy.deploy.targets.haproxy import admin_socket
+
+    deploy_repo.policy({"testing": {"strategy": {"type": "blue-green"}}})
+    assert deploy_repo.deploy("testing", "1.0.0").code == 0
+    admin_socket(deploy_repo.state / "testing" / "haproxy").unlink()  # the running process is out of reach
+    result = deploy_repo.deploy("testing", "2.0.0")
+    assert result.code == 1 and "its admin socket" in result.stdout and "is gone" in result.stdout, result.stdout
+    assert serving(deploy_repo.url("testing")) == "1.0.0"
+    assert deploy_repo.state_of("testing")["tracks"]["stable"]["release"]["version"] == "1.0.0"
 
 
 def test_deploying_a_version_that_was_never_published(deploy_repo, registry):

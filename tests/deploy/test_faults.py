@@ -23,6 +23,7 @@ import requests
 
 from tests.conftest import BIN
 from tests.support.deploy_fixtures import IMAGE
+from tests.support.example import stop_deployments
 from tests.support.load import LoadGenerator
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
@@ -81,13 +82,17 @@ def assert_true_and_recoverable(repo, *, attempt: str, outcome: str) -> dict:
     return last
 
 
-@pytest.mark.parametrize(("strategy", "failpoint"), [
-    ("blue-green", "attempt-recorded"), ("blue-green", "instances-started"), ("blue-green", "router-config-replaced"),
-    ("blue-green", "router-reloaded"), ("rolling", "router-reloaded"), ("rolling", "instances-unrouted"),
-    ("canary", "router-reloaded"),
+@pytest.mark.parametrize(("strategy", "failpoint", "router"), [
+    ("blue-green", "attempt-recorded", "haproxy"), ("blue-green", "instances-started", "haproxy"),
+    ("blue-green", "router-config-replaced", "haproxy"), ("blue-green", "router-reloaded", "haproxy"),
+    ("rolling", "router-reloaded", "haproxy"), ("rolling", "instances-unrouted", "haproxy"),
+    ("canary", "router-reloaded", "haproxy"),
+    ("blue-green", "router-config-replaced", "nginx"), ("blue-green", "router-reloaded", "nginx"),
 ])
-def test_a_deploy_killed_at_each_step_leaves_the_truth_and_the_next_commands_work(deploy_repo, strategy, failpoint):
-    deploy_repo.policy({ENV: {"resources": {"replicas": 2}, "strategy": STRATEGIES[strategy]}})
+def test_a_deploy_killed_at_each_step_leaves_the_truth_and_the_next_commands_work(deploy_repo, strategy, failpoint,
+                                                                                   router):
+    deploy_repo.policy({ENV: {"resources": {"replicas": 2}, "strategy": STRATEGIES[strategy],
+                              "target": {"router": router}}})
     assert deploy_repo.deploy(ENV, "1.0.0").code == 0
     url = deploy_repo.url(ENV)
     with LoadGenerator(url + "/") as load:
@@ -123,7 +128,7 @@ def test_the_kill_between_reload_and_record_does_not_move_users_back_silently(de
     assert "pending" in deploy_repo.state_of(ENV)
     history = deploy_repo.run("history", "--env", ENV)
     assert "interrupted" in history.stdout.splitlines()[-1], history.stdout
-    assert "reconciled staging: nginx serves generation" in history.stderr, history.stderr
+    assert "reconciled staging: the router serves generation" in history.stderr, history.stderr
     assert serving(deploy_repo.url(ENV)) == "1.0.0"  # put back as a failed rollout is, and recorded so
 
 
@@ -154,9 +159,11 @@ def fill(path: Path) -> Path:
 
 
 @pytest.fixture
-def mounts():
+def mounts(deploy_repo):
+    """Mount points to undo; the routers whose files are on them stop first (their pid files go with them)."""
     made: list[Path] = []
     yield made
+    stop_deployments(deploy_repo.project, deploy_repo.state)
     for path in reversed(made):
         unmount(path)
 
@@ -204,10 +211,12 @@ def test_a_full_disk_before_the_deploy_changes_nothing_and_says_so(deploy_repo, 
     assert deploy_repo.deploy(ENV, "2.0.0").code == 0
 
 
-def test_a_read_only_router_directory_fails_cleanly_and_stops_the_new_instances(deploy_repo, mounts):
-    deploy_repo.policy({ENV: {"resources": {"replicas": 2}, "strategy": STRATEGIES["blue-green"]}})
+@pytest.mark.parametrize("router", ["haproxy", "nginx"])
+def test_a_read_only_router_directory_fails_cleanly_and_stops_the_new_instances(deploy_repo, mounts, router):
+    deploy_repo.policy({ENV: {"resources": {"replicas": 2}, "strategy": STRATEGIES["blue-green"],
+                              "target": {"router": router}}})
     assert deploy_repo.deploy(ENV, "1.0.0").code == 0
-    nginx = deploy_repo.state / ENV / "nginx"
+    nginx = deploy_repo.state / ENV / router
     read_only(nginx)
     mounts.append(nginx)
     result = deploy_repo.deploy(ENV, "2.0.0")

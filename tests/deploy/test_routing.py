@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bayat_deploy.deploy.targets.nginx import RouterError, upstream_weights
+from bayat_deploy.deploy.targets.routing import RouterError, upstream_weights
 
 
 @pytest.mark.parametrize("tracks, expected", [

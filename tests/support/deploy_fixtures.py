@@ -54,7 +54,11 @@ class DeployRepo:
         for name, port in self.ports.items():
             document["environments"][name] = {"target": {"port": port}}
         for name, settings in (environments or {}).items():
-            document["environments"].setdefault(name, {}).update(settings)
+            environment = document["environments"].setdefault(name, {})
+            target = {**environment.get("target", {}), **settings.get("target", {})}  # keeps the test's port
+            environment.update(settings)
+            if target:
+                environment["target"] = target
         (self.root / ".bayat").mkdir(exist_ok=True)
         (self.root / ".bayat" / "deploy.yml").write_text(yaml.safe_dump(document, sort_keys=False))
 

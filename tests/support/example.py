@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -47,10 +48,15 @@ def write_policy(repo_dir: Path, policy: dict) -> None:
 
 
 def stop_deployments(project: str, state: Path) -> None:
-    """Stop what deployments of `project` left running: every environment's nginx under `state`, and the
+    """Stop what deployments of `project` left running: every environment's router under `state`, and the
     project's containers (found by the label the Docker-host target puts on them)."""
     for prefix in state.glob("*/nginx"):
         subprocess.run(["nginx", "-p", str(prefix), "-c", "nginx.conf", "-s", "quit"], capture_output=True)
+    for pid_file in state.glob("*/haproxy/haproxy.pid"):
+        try:
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGTERM)
+        except (OSError, ValueError, IndexError):
+            pass
     ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=io.bayat.project={project}"],
                          capture_output=True, text=True).stdout.split()
     if ids:

@@ -119,7 +119,7 @@ class Strategy:
     def restore(self) -> None:
         """Put all traffic back on the stable track (relaunching stable instances a rolling update
         removed) and stop the candidate. With no stable track (first deployment) just stop it."""
-        from bayat_deploy.deploy.targets.nginx import RouterError
+        from bayat_deploy.deploy.targets.routing import RouterError
 
         state = self.target.current()
         stable = state.tracks.get("stable")

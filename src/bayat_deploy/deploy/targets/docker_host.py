@@ -1,16 +1,16 @@
-"""Docker host target: containers from the published image, traffic through nginx on the same host.
+"""Docker host target: containers from the published image, traffic through a router on the same host
+(`router:` haproxy, whose weights change at runtime, or nginx, which reloads; deploy/targets/routing.py).
 
 State (which containers form which track, the traffic split, the router generation) is kept as
 `state.json` in the environment's state store. A traffic change is written ahead: the new split goes in
-as `pending` (with its generation) before nginx reloads, and becomes the state once nginx answers with
-that generation. A process killed in between leaves the pending split; `reconcile` asks nginx which
-generation serves and keeps whichever is true. It also stops containers of the environment that the
-state does not list (started by an attempt that died before recording them): never adopted.
+as `pending` (with its generation) before the router takes it, and becomes the state once the router
+answers with that generation. A process killed in between leaves the pending split; `reconcile` asks the
+router which generation serves and keeps whichever is true. It also stops containers of the environment
+that the state does not list (started by an attempt that died before recording them): never adopted.
 
-A change that routes exactly as nginx routes now does not reload it: every reload closes idle
-keep-alive connections. nginx, the engine and the state are all on the host: the job runs there on the
-host's self-hosted runner (`runner:`, by default labelled after the environment), so the store is the
-host's state directory.
+A change that routes exactly as the router routes now is not sent to it at all. The router, the engine
+and the state are all on the host: the job runs there on the host's self-hosted runner (`runner:`, by
+default labelled after the environment), so the store is the host's state directory.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 
 from bayat_deploy.deploy.targets.base import Health, Instance, Release, State, Target, Track
-from bayat_deploy.deploy.targets.nginx import Router, RouterError, upstream_weights
+from bayat_deploy.deploy.targets.routing import RouterError, router_for, upstream_weights
 from bayat_deploy.errors import BadInput, BayatError
 from bayat_deploy.fsutil import write_atomic
 
@@ -40,8 +40,9 @@ class DockerHostTarget(Target):
         from bayat_deploy.deploy.failpoints import Failpoints
 
         self.failpoint = Failpoints.of(session.context)  # tests kill the process at these (deploy/failpoints.py)
-        self.router = Router(self.state_dir / "nginx", project=session.policy.project, environment=environment,
-                             listen=self.spec.listen, port=port, failpoint=self.failpoint)
+        self.router = router_for(self.spec.router, self.state_dir, project=session.policy.project,
+                                 environment=environment, listen=self.spec.listen, port=port,
+                                 failpoint=self.failpoint)
         self._docker = None
 
     # ----------------------------------------------------------------- plumbing
@@ -92,7 +93,7 @@ class DockerHostTarget(Target):
         servers = self._servers(state)
         routed = [[s.address, s.weight] for s in servers]
         if routed == self._data().get("routed") and self.router.running():
-            self._save(state, generation)  # nginx routes this way already: no reload, no closed connection
+            self._save(state, generation)  # the router routes this way already
             return generation
         committed, _ = self._load()
         generation += 1
@@ -112,7 +113,7 @@ class DockerHostTarget(Target):
                                  for name, t in state.tracks.items()})
 
     def reconcile(self) -> list[str]:
-        """Make the state true to what serves (nginx's live generation, the containers by label), after a
+        """Make the state true to what serves (the router's live generation, the containers by label), after a
         command that died half-way; returns each repair in words (nothing: the state was true)."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         data = self._data()
@@ -125,14 +126,14 @@ class DockerHostTarget(Target):
                 state = State(self.environment, self._tracks(pending))
                 generation = pending["generation"]
                 self._save(state, generation, routed=pending["routed"])
-                repairs.append(f"nginx serves generation {generation}, which the interrupted command had not "
+                repairs.append(f"the router serves generation {generation}, which the interrupted command had not "
                                f"recorded: recorded it ({self._split(state)})")
             else:
                 self._save(state, generation)
                 if state.tracks and live is not None:
                     self.router.rewrite(self._servers(state), generation)
-                repairs.append(f"a traffic change (generation {pending['generation']}) never reached nginx: dropped "
-                               f"it; nginx serves generation {generation} ({self._split(state) or 'nothing'})")
+                repairs.append(f"a traffic change (generation {pending['generation']}) never reached the router: dropped "
+                               f"it; the router serves generation {generation} ({self._split(state) or 'nothing'})")
         running = self._containers()
         listed = {i.id for track in state.tracks.values() for i in track.instances}
         for container in running:
@@ -178,7 +179,7 @@ class DockerHostTarget(Target):
 
         engine = self.spec.docker_host or self.session.context.get("DOCKER_HOST")
         if engine and not LOCAL_ENGINE.match(engine):  # the policy rule sees only target.docker_host
-            raise BayatError(f"DOCKER_HOST={engine} is a remote engine, but nginx and the deployment record of "
+            raise BayatError(f"DOCKER_HOST={engine} is a remote engine, but the router and the deployment record of "
                              f"{self.environment} are on this machine, out of reach of its containers: run the "
                              "job on the Docker host itself (a self-hosted runner there) with the local engine")
 
@@ -187,7 +188,7 @@ class DockerHostTarget(Target):
         self.state_dir.mkdir(parents=True, exist_ok=True)
         state, generation = self._load()
         if state.tracks and not self.router.running():
-            # the host rebooted or nginx was stopped: bring the router back with the last known split
+            # the host rebooted or the router was stopped: bring the router back with the last known split
             self._route(state, generation)
 
     def current(self) -> State:
@@ -300,7 +301,7 @@ class DockerHostTarget(Target):
             else:
                 self._save(state, generation)
         except OSError:
-            # the state cannot be written (a full disk): instances nginx does not route to are stopped all the
+            # the state cannot be written (a full disk): instances the router does not route to are stopped all the
             # same, and the next command drops them from the state (reconcile)
             routed = {address for address, _weight in self._data().get("routed", [])}
             self._stop_after_drain([i for i in leaving if i.address not in routed])
@@ -365,7 +366,7 @@ class DockerHostTarget(Target):
         try:
             container = self.docker.containers.run(
                 release.pinned, detach=True, name=name, labels=labels, environment=env,
-                # instances are reachable only from this host: nginx is the one way in
+                # instances are reachable only from this host: the router is the one way in
                 ports={f"{self.spec.container_port}/tcp": ("127.0.0.1", None)},
                 read_only=True, tmpfs={"/tmp": "rw,size=64m"}, security_opt=["no-new-privileges"],
                 cap_drop=["ALL"], mem_limit=_bytes(str(resources.memory_limit)),

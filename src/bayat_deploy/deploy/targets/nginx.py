@@ -1,4 +1,4 @@
-"""One nginx per environment on a Docker host: the router that splits traffic between tracks.
+"""One nginx per environment on a Docker host (`router: nginx`): splits traffic between tracks by reloading.
 
 nginx runs unprivileged in the sense that matters here: everything it writes (config, pid, logs,
 temp files) lives under the environment's state directory, it listens on a loopback (or given)
@@ -10,57 +10,20 @@ when the new configuration answers.
 
 from __future__ import annotations
 
-import math
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from bayat_deploy.errors import BayatError
+from bayat_deploy.deploy.targets.routing import BaseRouter, RouterError, Server
 from bayat_deploy.tools import run
 
 
-class RouterError(BayatError):
-    """Raised when nginx rejects a configuration or does not (re)start; the old configuration stays live."""
+class Router(BaseRouter):
+    kind = "nginx"
 
-
-@dataclass(frozen=True)
-class Server:
-    address: str
-    track: str
-    version: str
-    weight: int
-
-
-def upstream_weights(tracks: dict[str, tuple[int, list[tuple[str, str]]]]) -> list[Server]:
-    """Spread each track's per-cent over its instances as integer nginx weights.
-
-    `tracks` maps track -> (per-cent, [(address, version), ...]). With 95% on 3 stable instances and
-    5% on 1 canary, every stable server gets 95 and the canary 15... scaled so the ratio is exact.
-    """
-    live = {name: (pct, inst) for name, (pct, inst) in tracks.items() if pct > 0 and inst}
-    if not live:
-        raise RouterError("no instance would receive traffic")
-    scale = math.lcm(*(len(inst) for _, inst in live.values()))
-    servers = []
-    for name, (pct, instances) in live.items():
-        each = pct * scale // len(instances)
-        servers += [Server(address, name, version, each) for address, version in instances]
-    common = math.gcd(*(s.weight for s in servers))
-    return [Server(s.address, s.track, s.version, s.weight // common) for s in servers]
-
-
-class Router:
-    def __init__(self, prefix: Path, *, project: str, environment: str, listen: str, port: int,
-                 failpoint=lambda name: None):
-        self.prefix, self.project, self.environment = prefix, project, environment
-        self.listen, self.port = listen, port
+    def __init__(self, prefix: Path, **settings):
+        super().__init__(prefix, **settings)
         self.conf = prefix / "nginx.conf"
-        self.failpoint = failpoint
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.listen}:{self.port}"
 
     def _nginx(self, *args: str, conf: Path | None = None):
         return run(["nginx", "-p", str(self.prefix), "-c", str(conf or self.conf), "-e",
@@ -121,17 +84,6 @@ class Router:
         for leftover in self.prefix.glob("nginx.conf.*.new"):
             leftover.unlink(missing_ok=True)
 
-    def live_generation(self) -> int | None:
-        """The generation nginx answers with now; None when it does not answer."""
-        import requests
-
-        try:
-            answer = requests.get(f"{self.url}/.well-known/bayat-router", timeout=2).text.strip()
-        except requests.RequestException:
-            return None
-        kind, _, number = answer.partition(" ")
-        return int(number) if kind == "generation" and number.isdigit() else None
-
     def _workers(self) -> list[int]:
         master = self.master_pid()
         return _children(master) if master else []
@@ -145,22 +97,6 @@ class Router:
             pending = [pid for pid in pending if (line := _cmdline(pid)) and "shutting down" not in line]
             if pending:
                 time.sleep(0.01)
-
-    def wait_for_generation(self, generation: int, timeout: float = 15.0) -> None:
-        import requests
-
-        deadline = time.monotonic() + timeout
-        last = ""
-        while time.monotonic() < deadline:
-            try:
-                last = requests.get(f"{self.url}/.well-known/bayat-router", timeout=1).text.strip()
-                if last == f"generation {generation}":
-                    return
-            except requests.RequestException as exc:
-                last = str(exc)
-            time.sleep(0.02)
-        raise RouterError(f"nginx on {self.url} did not take generation {generation} within {timeout:g}s "
-                          f"(last answer: {last})")
 
     def wait_for_old_workers(self, timeout: float = 30.0) -> bool:
         """After a reload, old workers finish in-flight requests and exit; wait for that before

@@ -11,20 +11,24 @@ from bayat_deploy.policy.types import Duration, Quantity
 
 @dataclass(frozen=True, kw_only=True)
 class DockerHost:
-    """Containers on a Docker host, traffic through nginx on the same host."""
+    """Containers on a Docker host, traffic through a router (HAProxy or nginx) on the same host."""
 
     type: Literal["docker-host"] = f("Target type.")
+    router: Literal["haproxy", "nginx"] = f(
+        "What splits the traffic between tracks: haproxy changes weights through its runtime API, so a switch "
+        "closes no connection; nginx reloads for each change, which closes idle keep-alive connections.",
+        "haproxy")
     docker_host: str | None = f("Docker engine of the machine the job runs on (unix:///var/run/docker.sock, "
                                 "tcp://127.0.0.1:2375); default: DOCKER_HOST. A remote engine (ssh://, tcp://host) "
-                                "is refused: nginx and the record are on the job's machine, so run the jobs on the "
+                                "is refused: the router and the record are on the job's machine, so run the jobs on the "
                                 "host.", None)
-    listen: str = f("Address nginx listens on.", "127.0.0.1", pattern=HOST, pattern_hint=HOST_HINT)
-    port: int | None = f("Port nginx serves the environment on; default 8081-8084 by tier.", None,
+    listen: str = f("Address the router listens on.", "127.0.0.1", pattern=HOST, pattern_hint=HOST_HINT)
+    port: int | None = f("Port the router serves the environment on; default 8081-8084 by tier.", None,
                          minimum=1, maximum=65535)
     container_port: int = f("Port the application listens on inside the container.", 8080, minimum=1, maximum=65535)
     health_path: str = f("Health endpoint used during the switch.", "/health", pattern=URL_PATH,
                          pattern_hint=URL_PATH_HINT)
-    state_dir: str = f("Directory on the Docker host for nginx, deployment records and locks; it must outlive "
+    state_dir: str = f("Directory on the Docker host for the router, deployment records and locks; it must outlive "
                        "CI jobs, so it is outside the checkout by default.",
                        "~/.local/state/bayat-deploy/{project}/{environment}", pattern=STATE_DIR,
                        pattern_hint=STATE_DIR_HINT)
