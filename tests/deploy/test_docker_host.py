@@ -181,11 +181,9 @@ def test_a_failed_nginx_reload_keeps_the_previous_version(deploy_repo):
 
 
 def test_a_haproxy_that_cannot_be_told_keeps_the_previous_version(deploy_repo):
-    from bayat_deploy.deploy.targets.haproxy import admin_socket
-
     deploy_repo.policy({"testing": {"strategy": {"type": "blue-green"}}})
     assert deploy_repo.deploy("testing", "1.0.0").code == 0
-    admin_socket(deploy_repo.state / "testing" / "haproxy").unlink()  # the running process is out of reach
+    (deploy_repo.state / "testing" / "haproxy" / "admin.sock").unlink()  # the running process is out of reach
     result = deploy_repo.deploy("testing", "2.0.0")
     assert result.code == 1 and "its admin socket" in result.stdout and "is gone" in result.stdout, result.stdout
     assert serving(deploy_repo.url("testing")) == "1.0.0"

@@ -144,7 +144,7 @@ def test_the_example_pipeline_runs_through_deploy_and_verify_then_a_broken_relea
     records = [json.loads(line) for line in (pipeline["base"] / "state" / "development" / "records.jsonl")
                .read_text().splitlines()]
     assert [(r["action"], r["version"], r["outcome"]) for r in records][-2:] == [
-        ("deploy", "0.1.1", "rolled-back"), ("rollback", "0.1.0", "succeeded")]
+        ("deploy", "0.1.1", "failed"), ("rollback", "0.1.0", "succeeded")]  # stopped before any user reached it
     # every entry links the run that made it, on the repository act derived from origin
     assert all(r["pipeline_url"].startswith(f"https://github.com/acme/{pipeline['project']}/actions/runs/")
                for r in records), [r["pipeline_url"] for r in records]
@@ -158,7 +158,7 @@ def test_the_example_pipeline_runs_through_deploy_and_verify_then_a_broken_relea
                              capture_output=True, text=True)
     assert history.returncode == 0, history.stderr
     assert [(e["action"], e["version"], e["outcome"]) for e in json.loads(history.stdout)] == [
-        ("deploy", "0.1.0", "succeeded"), ("deploy", "0.1.1", "rolled-back"), ("rollback", "0.1.0", "succeeded")]
+        ("deploy", "0.1.0", "succeeded"), ("deploy", "0.1.1", "failed"), ("rollback", "0.1.0", "succeeded")]
     # and GitHub's own deployment history says the same, readable without any access to the target
     platform = subprocess.run([str(REPO / ".venv" / "bin" / "bayat-deploy"), "history", "--environment",
                                "development", "--source", "platform", "--format", "json"], cwd=laptop / "repo",
@@ -166,5 +166,5 @@ def test_the_example_pipeline_runs_through_deploy_and_verify_then_a_broken_relea
                                    "GITHUB_REPOSITORY": f"acme/{pipeline['project']}"}, capture_output=True, text=True)
     assert platform.returncode == 0, platform.stderr
     assert [(e["action"], e["version"], e["outcome"]) for e in json.loads(platform.stdout)] == [
-        ("deploy", "0.1.0", "succeeded"), ("deploy", "0.1.1", "rolled-back"), ("rollback", "0.1.0", "succeeded")]
+        ("deploy", "0.1.0", "succeeded"), ("deploy", "0.1.1", "failed"), ("rollback", "0.1.0", "succeeded")]
     assert not pipeline["approvals"].problems, pipeline["approvals"].problems

@@ -214,14 +214,15 @@ def test_the_example_pipeline_deploys_development_then_rolls_a_broken_release_ba
                             ("infrastructure", "infrastructure.json"), ("release-notes", "release-notes.json")):
         assert re.search(rf"> {check} +pass .*\[\.bayat/evidence/{evidence} @ ", gate), gate
 
-    # A release that passes its own tests and the deploy job's smoke tests, then degrades (its home page
-    # fails from the second request on): the verify job's smoke test fails, the rollback job runs, and
+    # A release that passes its own tests and the deploy job's smoke tests (its one instance answers the
+    # direct and the routed home check), then degrades (its home page fails from the third request on):
+    # the verify job's smoke test fails, the rollback job runs, and
     # 0.1.0 serves on. (A failure inside the deploy job starts the rollback job on GitLab too, but
     # gitlab-ci-local never starts a job whose `needs:` include a skipped one - verify, here.)
     repo = pipeline["repo"]
     repo.git("fetch", "--quiet", str(pipeline["origin"]), "refs/tags/*:refs/tags/*")
     dockerfile = repo.root / "Dockerfile"
-    dockerfile.write_text(dockerfile.read_text().replace("PORT=8080", "PORT=8080 FAIL_AFTER_REQUESTS=1"))
+    dockerfile.write_text(dockerfile.read_text().replace("PORT=8080", "PORT=8080 FAIL_AFTER_REQUESTS=2"))
     repo.commit("fix: tune the container environment")
     second = run("rollback-development")
     jobs = results(second.stdout)
@@ -327,7 +328,7 @@ def test_every_component_runs_from_the_working_tree(components):
     repo = components["repo"]
     repo.git("fetch", "--quiet", str(components["origin"]), "refs/tags/*:refs/tags/*")
     dockerfile = repo.root / "Dockerfile"
-    dockerfile.write_text(dockerfile.read_text().replace("PORT=8080", "PORT=8080 FAIL_AFTER_REQUESTS=1"))
+    dockerfile.write_text(dockerfile.read_text().replace("PORT=8080", "PORT=8080 FAIL_AFTER_REQUESTS=2"))
     repo.commit("fix: tune the container environment")
     second = run("rollback")
     jobs = results(second.stdout)

@@ -144,7 +144,7 @@ def test_a_remote_engine_from_docker_host_stops_the_deploy_before_any_change(bay
                    env={"DOCKER_HOST": "ssh://deploy@prod-host"})
     assert result.code == 1, result.stdout + result.stderr
     assert "DOCKER_HOST=ssh://deploy@prod-host is a remote engine" in result.stdout
-    assert "nothing was rolled out" in result.stdout and "Traceback" not in result.stdout + result.stderr
+    assert "nothing was changed" in result.stdout and "Traceback" not in result.stdout + result.stderr
     history = bayat("history", "--env", "development", "--format", "json")
     (entry,) = json.loads(history.stdout)  # the attempt is recorded all the same
     assert (entry["outcome"], entry["version"]) == ("failed", "1.0.0")

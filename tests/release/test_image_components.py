@@ -60,6 +60,14 @@ def assert_pip_only_in_the_opt_in(text: str) -> None:
         assert all(opt_in < at for at in installs), text[:installs[0]][-500:]
 
 
+def generated_pipeline(repo: GitRepo, image: str) -> str:
+    """`generate-pipeline --platform gitlab --image IMAGE` in the repository; the .gitlab-ci.yml it wrote."""
+    generate = subprocess.run([sys.executable, "-m", "bayat_deploy.generate", "--platform", "gitlab", "--image", image,
+                               "--dir", str(repo.root)], capture_output=True, text=True, timeout=120)
+    assert generate.returncode == 0, generate.stderr
+    return (repo.root / ".gitlab-ci.yml").read_text()
+
+
 def run_in_docker(repo: GitRepo, base: Path, config: Path, *jobs: str) -> subprocess.CompletedProcess:
     """gitlab-ci-local's Docker executor, pulling with the runner's registry credentials (DOCKER_CONFIG)."""
     return subprocess.run([gitlab_ci_local(), "--no-color", "--home", str(base / "gcl-home"),
@@ -136,10 +144,7 @@ def test_released_components_run_in_the_pinned_image_and_install_nothing(publish
 def test_a_generated_pipeline_pinned_to_the_image_runs_in_it_and_installs_nothing(published, tmp_path):
     image, config, _ = published
     repo = user_repo(tmp_path / "app")
-    generate = subprocess.run([sys.executable, "-m", "bayat_deploy.generate", "--platform", "gitlab", "--image", image,
-                               "--dir", str(repo.root)], capture_output=True, text=True, timeout=120)
-    assert generate.returncode == 0, generate.stderr
-    pipeline = (repo.root / ".gitlab-ci.yml").read_text()
+    pipeline = generated_pipeline(repo, image)
     assert f"image: {image}" in pipeline and "BAYAT_DEPLOY_PACKAGE:\n    value: ''" in pipeline
     assert_pip_only_in_the_opt_in(pipeline)
     repo.commit("feat: the first feature")
@@ -166,10 +171,7 @@ def test_after_scripts_find_the_image_cli_in_their_own_shell(published, tmp_path
     must find bayat-deploy themselves, in the image and in the opt-in install alike."""
     image, config, checkout = published
     repo = user_repo(tmp_path / "app")
-    generate = subprocess.run([sys.executable, "-m", "bayat_deploy.generate", "--platform", "gitlab", "--image", image,
-                               "--dir", str(repo.root)], capture_output=True, text=True, timeout=120)
-    assert generate.returncode == 0, generate.stderr
-    pipeline = (repo.root / ".gitlab-ci.yml").read_text()
+    pipeline = generated_pipeline(repo, image)
     scripts = {f"generated {name}": text for name, text in after_scripts(pipeline).items()}
     for component in ("deploy", "rollback"):
         text = (checkout / "templates" / f"{component}.yml").read_text()

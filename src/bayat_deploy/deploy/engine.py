@@ -84,16 +84,18 @@ class Deployment:
 
     # ------------------------------------------------------------------ the lock, and repairs under it
     @contextmanager
-    def locked(self, holder: str, timeout: float = 600.0):
+    def locked(self, holder: str, timeout: float = 600.0, *, reconcile: bool = True):
         """The environment's deployment lock, the environment reconciled as soon as it is held: whatever a
-        command killed half-way left behind is repaired and recorded before anything else acts."""
+        command killed half-way left behind is repaired and recorded before anything else acts (`reconcile`
+        False: the caller reconciles itself, to record a failure as its attempt)."""
         with ExitStack() as held:
             try:
                 held.enter_context(self.record.lock(holder, timeout=timeout))
             except OSError as exc:
                 raise ResourceError(f"cannot take {self.environment}'s deployment lock, so nothing was changed: "
                                     f"{ResourceError.of(exc)}") from None
-            self.reconcile()
+            if reconcile:
+                self.reconcile()
             yield
 
     def reconcile(self) -> list[str]:
@@ -143,7 +145,13 @@ class Deployment:
                allow_downgrade: bool = False) -> tuple[Entry, Outcome]:
         started = time.time()
         holder = f"{self.session.context.actor or 'someone'} deploying {release.version}"
-        with self.locked(holder, timeout=lock_timeout):
+        with self.locked(holder, timeout=lock_timeout, reconcile=False):
+            try:
+                self.reconcile()
+            except BayatError as exc:  # the target is out of reach or misplaced: an attempt all the same
+                entry = self.record_refusal(release.version, exc, started)
+                self.say(f"deployment stopped before any change: {exc}")
+                return entry, Outcome("failed", entry.reason)
             previous = self.target.current().serving() or ""
             fields = dict(image=release.image, digest=release.digest, config_hash=release.config_hash,
                           previous_version=previous)

@@ -1,8 +1,8 @@
 """One HAProxy per environment on a Docker host (`router: haproxy`, the default): traffic changes without a
 reload.
 
-Everything it writes (config, pid, the generation map) lives under the environment's state directory,
-its admin socket in a private directory of the user (a socket's path is short); it listens on a loopback (or given) address and a non-privileged port. The first split
+Everything it writes (config, pid, the admin socket, the generation map) lives under the environment's
+state directory; it listens on a loopback (or given) address and a non-privileged port. The first split
 starts it; every later one is a handful of runtime API commands on its admin socket: new instances are
 added in maintenance, weights set, the new ones made ready and the leaving ones put in maintenance (they
 finish what they serve and get nothing new), then the generation map says which split serves. No
@@ -46,32 +46,13 @@ def named(servers: list[Server]) -> list[Named]:
                   max(1, round(s.weight * scale))) for s in servers]
 
 
-def admin_socket(prefix: Path) -> Path:
-    """The admin socket's path: a unix socket's path must fit in 108 bytes, which a state directory deep in a
-    home directory does not, so it lives in a directory of this user's only (0700), named after the prefix."""
-    import hashlib
-    import stat
-    import tempfile
-
-    home = Path(tempfile.gettempdir()) / f"bayat-deploy-{os.getuid()}"
-    try:
-        home.mkdir(mode=0o700)
-    except FileExistsError:
-        pass
-    info = home.lstat()
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
-        raise RouterError(f"{home} is not a private directory of this user (mode 0700): it holds the routers' "
-                          "admin sockets, so it must be; remove it")
-    return home / (hashlib.sha256(str(prefix.resolve()).encode()).hexdigest()[:20] + ".sock")
-
-
 class Router(BaseRouter):
     kind = "haproxy"
 
     def __init__(self, prefix: Path, **settings):
         super().__init__(prefix, **settings)
         self.conf = prefix / "haproxy.cfg"
-        self.socket = admin_socket(prefix)
+        self.socket = prefix / "admin.sock"
         self.map = prefix / "generation.map"
 
     # ----------------------------------------------------------------- process
@@ -102,7 +83,7 @@ class Router(BaseRouter):
         from bayat_deploy.generate.jinja import render
 
         return render("deploy/haproxy.cfg.j2", project=self.project, environment=self.environment,
-                      generation=generation, servers=named(servers), prefix=self.prefix, socket=self.socket,
+                      generation=generation, servers=named(servers), prefix=self.prefix, socket=self.socket.name,
                       listen=self.listen, port=self.port)
 
     def apply(self, servers: list[Server], generation: int) -> None:
@@ -126,7 +107,8 @@ class Router(BaseRouter):
             write_atomic(self.map, f"generation {generation}\n")
             os.replace(candidate, self.conf)
             self.failpoint("router-config-replaced")
-            started = run(["haproxy", "-D", "-f", str(self.conf)], timeout=30)
+            # started in its directory: the admin socket's path is relative (a socket path may have 108 bytes)
+            started = run(["haproxy", "-D", "-f", str(self.conf)], cwd=self.prefix, timeout=30)
             if started.returncode != 0:
                 raise RouterError(f"haproxy did not start; nothing serves yet:\n{started.stderr.strip()}")
         elif not self.socket.exists():
@@ -191,15 +173,23 @@ class Router(BaseRouter):
     def command(self, command: str) -> str:
         """One runtime API command on the admin socket; its answer, stripped."""
         try:
+            directory = os.open(self.prefix, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            raise RouterError(f"haproxy's directory {self.prefix} cannot be opened: {exc}") from None
+        try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
                 conn.settimeout(10)
-                conn.connect(str(self.socket))
+                # through the directory's descriptor: the socket's full path may be longer than a socket
+                # address can be
+                conn.connect(f"/proc/self/fd/{directory}/{self.socket.name}")
                 conn.sendall(command.encode() + b"\n")
                 chunks = []
                 while chunk := conn.recv(65536):
                     chunks.append(chunk)
         except OSError as exc:
             raise RouterError(f"haproxy's admin socket {self.socket} does not answer: {exc}") from None
+        finally:
+            os.close(directory)
         return b"".join(chunks).decode(errors="replace").strip()
 
     def servers(self) -> dict[str, dict]:
