@@ -257,7 +257,7 @@ def test_a_deploy_that_waited_for_the_lock_never_replaces_a_newer_version(deploy
     assert serving(deploy_repo.url(ENV)) == "2.0.0"
 
 
-def test_a_failed_deploy_whose_traffic_never_moved_does_not_reload_nginx(deploy_repo):
+def test_a_failed_deploy_whose_traffic_never_moved_leaves_the_router_untouched(deploy_repo):
     deploy_repo.policy({ENV: {"resources": {"replicas": 2}, "strategy": STRATEGIES["blue-green"]}})
     assert deploy_repo.deploy(ENV, "1.0.0").code == 0
     generation = deploy_repo.state_of(ENV)["generation"]

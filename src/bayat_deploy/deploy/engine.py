@@ -102,11 +102,12 @@ class Deployment:
         """Repair the target's state from what serves, then close every open attempt (held under the lock,
         an open attempt is one whose process died) as `interrupted`. Returns the repairs in words."""
         try:
-            repairs = self.target.reconcile()
-            for repair in repairs:
+            found = self.target.reconcile()
+            for repair in found:
                 self.say(f"reconciled {self.environment}: {repair}")
+            repairs = list(found)
             for attempt in self.record.open_attempts():
-                repairs += self._close_interrupted(attempt, repairs)
+                repairs += self._close_interrupted(attempt, found)
         except OSError as exc:
             raise ResourceError(f"cannot repair {self.environment}'s state: {ResourceError.of(exc)}") from None
         return repairs

@@ -92,17 +92,19 @@ class DockerHostTarget(Target):
     def _route(self, state: State, generation: int) -> int:
         servers = self._servers(state)
         routed = [[s.address, s.weight] for s in servers]
-        if routed == self._data().get("routed") and self.router.running():
-            self._save(state, generation)  # the router routes this way already
+        data = self._data()
+        if routed == data.get("routed") and self.router.running():
+            self._save(state, generation, routed=routed)  # the router routes this way already
             return generation
-        committed, _ = self._load()
+        committed = State(self.environment, self._tracks(data))
         generation += 1
-        self._save(committed, generation - 1, pending={"generation": generation, "routed": routed,
+        live = data.get("routed", [])
+        self._save(committed, generation - 1, routed=live, pending={"generation": generation, "routed": routed,
                                                        "tracks": {n: asdict(t) for n, t in state.tracks.items()}})
         try:
             self.router.apply(servers, generation)
         except RouterError:
-            self._save(committed, generation - 1)  # the change never served: drop it
+            self._save(committed, generation - 1, routed=live)  # the change never served: drop it
             raise
         self.failpoint("router-reloaded")
         self._save(state, generation, routed=routed)
@@ -327,6 +329,8 @@ class DockerHostTarget(Target):
     def _ensure_image(self, release: Release) -> None:
         import docker
 
+        from bayat_deploy.deploy.release import registry_auth
+
         try:
             self.docker.images.get(release.pinned)
             return
@@ -336,23 +340,12 @@ class DockerHostTarget(Target):
             pass
         try:
             repository, tag = release.pinned.rsplit("@", 1) if "@" in release.pinned else release.image.rsplit(":", 1)
-            self.docker.images.pull(repository, tag=tag, auth_config=self._registry_auth(release.image))
+            self.docker.images.pull(repository, tag=tag, auth_config=registry_auth(self.session, release.image))
         except docker.errors.NotFound:
             raise BadInput(f"version {release.version} was never published: {release.image} is not in the "
                            "registry") from None
         except docker.errors.APIError as exc:
             raise BayatError(f"cannot pull {release.pinned}: {exc.explanation or exc}") from None
-
-    def _registry_auth(self, image: str) -> dict | None:
-        from bayat_deploy.secrets import resolve
-
-        for name, registry in self.session.policy.registries.items():
-            if image.startswith(registry.url.split("://")[-1].rstrip("/") + "/"):
-                what = f"registries.{name}"
-                user = resolve(registry.username, self.session.context, what=what)
-                password = resolve(registry.password, self.session.context, what=what)
-                return {"username": user, "password": password} if user and password else None
-        return None
 
     def _start(self, release: Release, track: str) -> Instance:
         import docker
