@@ -265,3 +265,53 @@ def test_a_failed_deploy_whose_traffic_never_moved_leaves_the_router_untouched(d
     assert broken.code == 1 and "smoke tests on green" in broken.stdout, broken.stdout
     assert deploy_repo.state_of(ENV)["generation"] == generation  # every reload closes keep-alive connections
     assert json.loads(requests.get(deploy_repo.url(ENV) + "/version", timeout=5).text)["version"] == "1.0.0"
+
+
+@pytest.mark.parametrize(("strategy", "failpoint"), [
+    ("blue-green", "attempt-recorded"), ("blue-green", "router-reloaded"),  # back to the warm version
+    ("rolling", "instances-started"), ("rolling", "router-reloaded"),  # the old version started again
+])
+def test_a_rollback_killed_half_way_is_recorded_and_the_next_rollback_finishes_it(deploy_repo, strategy, failpoint):
+    deploy_repo.policy({ENV: {"resources": {"replicas": 2}, "strategy": STRATEGIES[strategy]}})
+    assert deploy_repo.deploy(ENV, "1.0.0").code == 0 and deploy_repo.deploy(ENV, "2.0.0").code == 0
+    url = deploy_repo.url(ENV)
+    with LoadGenerator(url + "/") as load:
+        load.during("killed")
+        killed = subprocess.run([str(BIN / "bayat-deploy"), "rollback", "--env", ENV, "--reason", "bad release"],
+                                cwd=deploy_repo.root, capture_output=True, text=True, timeout=180,
+                                env={**os.environ, "BAYAT_FAILPOINTS": failpoint})
+    assert killed.returncode == -9 and f"failpoint {failpoint}" in killed.stdout, killed.stdout + killed.stderr
+    assert load.stats("killed")["failed"] == 0, load.stats("killed")
+    shown = deploy_repo.run("history", "--env", ENV, "--format", "json")
+    last = json.loads(shown.stdout)[-1]
+    assert (last["action"], last["version"], last["outcome"]) == ("rollback", "1.0.0", "interrupted"), last
+    assert serving(url) == recorded_serving(deploy_repo) == last["details"]["serving"]
+    assert containers(deploy_repo) == listed(deploy_repo), "a container the state does not list was left running"
+    again = deploy_repo.run("rollback", "--env", ENV, "--reason", "finish the rollback")
+    assert again.code == 0, again.stdout + again.stderr
+    assert serving(url) == "1.0.0" and containers(deploy_repo) == listed(deploy_repo)
+    final = deploy_repo.history(ENV)[-1]
+    assert (final["action"], final["version"], final["outcome"]) == ("rollback", "1.0.0", "succeeded"), final
+    assert deploy_repo.deploy(ENV, "2.0.0").code == 0 and serving(url) == "2.0.0"
+
+
+
+def test_a_rollback_that_cannot_switch_is_recorded_as_failed_and_leaves_the_current_version(deploy_repo, mounts):
+    deploy_repo.policy({ENV: {"resources": {"replicas": 2}, "strategy": STRATEGIES["rolling"]}})
+    assert deploy_repo.deploy(ENV, "1.0.0").code == 0 and deploy_repo.deploy(ENV, "2.0.0").code == 0
+    router = deploy_repo.state / ENV / "haproxy"
+    read_only(router)
+    mounts.append(router)
+    result = deploy_repo.run("rollback", "--env", ENV, "--reason", "bad release")
+    said = result.stdout + result.stderr
+    assert result.code == 1 and "the file system is read-only (EROFS)" in said, said
+    assert "internal error" not in said and "Traceback" not in said
+    assert serving(deploy_repo.url(ENV)) == "2.0.0"
+    assert containers(deploy_repo) == listed(deploy_repo) and len(listed(deploy_repo)) == 2  # 1.0.0 stopped again
+    last = deploy_repo.history(ENV)[-1]
+    assert (last["action"], last["version"], last["outcome"]) == ("rollback", "1.0.0", "failed"), last
+    assert "the rollback failed" in last["reason"]
+    unmount(router)
+    mounts.remove(router)
+    again = deploy_repo.run("rollback", "--env", ENV, "--reason", "bad release")
+    assert again.code == 0 and serving(deploy_repo.url(ENV)) == "1.0.0", again.stdout + again.stderr

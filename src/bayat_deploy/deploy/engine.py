@@ -117,7 +117,14 @@ class Deployment:
         candidate = state.tracks.get("candidate")
         repairs = []
         if candidate is not None and candidate.release.version == attempt.version:
-            if "stable" not in state.tracks and candidate.weight:
+            if attempt.action == "rollback" and candidate.weight:
+                # a rollback moves all traffic at once, to a version that served before: finish what it began
+                if candidate.weight < sum(t.weight for t in state.tracks.values()):
+                    self.target.shift({"candidate": 100})
+                self.target.promote("candidate")
+                repairs.append(f"the rollback had moved traffic to {attempt.version}: it serves all traffic, not yet "
+                               "verified; `bayat-deploy rollback` verifies it")
+            elif "stable" not in state.tracks and candidate.weight:
                 self.target.promote("candidate")  # nothing else is left to serve: keep it, recorded as serving
                 repairs.append(f"{attempt.version} serves all traffic, without the checks its deployment would have "
                                "run; `bayat-deploy rollback` returns to the version before it")

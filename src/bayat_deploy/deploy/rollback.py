@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bayat_deploy.deploy.record import Entry
 from bayat_deploy.deploy.targets.base import Release
-from bayat_deploy.errors import BadInput, BayatError
+from bayat_deploy.errors import BadInput, BayatError, ResourceError
 
 
 @dataclass
@@ -67,7 +67,56 @@ def _rollback(deployment, to, reason, automatic, decided, started, failed_versio
                              "takes it down")
         to = good.version
     say(f"rolling back {deployment.environment}: {serving or 'nothing'} -> {to} ({reason})")
-    tracks = state.tracks
+    attempt = _begin(deployment, to, serving or "", reason, automatic, started)
+    try:
+        result = _switch_back(deployment, to, reason, automatic, decided, started, attempt)
+    except (BayatError, OSError) as exc:
+        problem = str(ResourceError.of(exc)) if isinstance(exc, OSError) else str(exc)
+        _stop_unrouted(deployment.target, to)
+        _fail(deployment, attempt, to, serving or "", f"{reason}; the rollback failed: {problem}", started)
+        if isinstance(exc, OSError):
+            raise ResourceError(f"rollback of {deployment.environment} to {to} failed: {problem}") from None
+        raise
+    if result.entry.outcome != "succeeded":
+        raise BayatError(f"rolled back to {to}, but it does not verify: {result.entry.details['verification']}")
+    return result
+
+
+def _begin(deployment, to: str, serving: str, reason: str, automatic: bool, started: float):
+    """Write the rollback ahead, as a deployment is: killed half-way, the next command finds it and repairs."""
+    try:
+        attempt = deployment.record.begin(
+            deployment.entry("rollback", to, "in-progress", started, previous_version=serving, reason=reason),
+            returns_to=to, automatic=automatic)
+    except OSError as exc:
+        raise ResourceError(f"cannot record the rollback of {deployment.environment} ahead, so nothing was "
+                            f"changed: {ResourceError.of(exc)}") from None
+    deployment.failpoint("attempt-recorded")
+    return attempt
+
+
+def _stop_unrouted(target, to: str) -> None:
+    """A rollback that failed before its switch stops the old version it started: no traffic reaches it."""
+    try:
+        for name, track in target.current().tracks.items():
+            if track.release.version == to and track.weight == 0 and name != "warm":
+                target.retire(name)
+    except (BayatError, OSError):
+        pass  # what is left unlisted, the next command's reconcile stops
+
+
+def _fail(deployment, attempt, to: str, serving: str, reason: str, started: float) -> None:
+    entry = deployment.entry("rollback", to, "failed", started, previous_version=serving, reason=reason)
+    try:
+        deployment.record.finish(attempt, entry)
+    except OSError:
+        pass  # the in-progress entry stays open: the next command under the lock closes it as interrupted
+
+
+def _switch_back(deployment, to, reason, automatic, decided, started, attempt) -> RollbackResult:
+    target, say = deployment.target, deployment.say
+    tracks = target.current().tracks
+    serving = target.current().serving()
     failed_version = serving or ""
     if tracks.get("warm") and tracks["warm"].release.version == to:
         target.shift({"warm": 100})
@@ -122,13 +171,15 @@ def _rollback(deployment, to, reason, automatic, decided, started, failed_versio
     release = target.current().tracks.get("stable")
     if release:
         entry.image, entry.digest = release.release.image, release.release.digest
-    deployment.record.append(entry)
-    note = write_incident(deployment, entry, failed_version, seconds)
+    deployment.record.finish(attempt, entry)
+    try:
+        note = write_incident(deployment, entry, failed_version, seconds)
+    except OSError as exc:  # the rollback is done and recorded; a missing note must not undo that
+        say(f"warning: the incident note could not be written: {ResourceError.of(exc)}")
+        note = None
     sla = deployment.env.rollback.max_duration.seconds
     if seconds > sla:
         say(f"warning: rollback took {seconds:.2f}s, longer than the {deployment.env.rollback.max_duration} objective")
-    if not verdict.passed:
-        raise BayatError(f"rolled back to {to}, but it does not verify: {verdict.reason}")
     return RollbackResult(entry, seconds, note)
 
 
@@ -158,8 +209,8 @@ def _already_restored(deployment, serving: str) -> bool:
     if not attempts:
         return False
     last = attempts[-1]
-    if last.action == "rollback":
-        return last.outcome == "succeeded" and last.version == serving
+    if last.action == "rollback":  # interrupted after its switch: the traffic is back, only its check is missing
+        return last.outcome in ("succeeded", "interrupted") and last.version == serving
     return last.outcome in ("failed", "rolled-back", "interrupted") and last.version != serving
 
 
