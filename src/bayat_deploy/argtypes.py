@@ -234,5 +234,18 @@ def word(value: str) -> str:
     return value
 
 
+pipeline_file = _matching(
+    re.compile(r"(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/-]+\.ya?ml"),
+    "a YAML file path inside the repository (e.g. .gitlab/bayat-deploy.yml)",
+    refuses=("/etc/x.yml", "../x.yml", "a/../../x.yml", "x.txt", "a b.yml", ""),
+    doc="A pipeline file, relative to the repository root, ending in .yml or .yaml.")
+
+
+workflow_prefix = _matching(
+    re.compile(r"[a-z0-9][a-z0-9_-]{0,39}"), "a file-name prefix (lower-case letters, digits, _ and -, e.g. bayat-)",
+    refuses=("../", "a/b", "A-", "-x", "x y"),
+    doc="A prefix for the generated workflow file names.")
+
+
 ALL = (git_ref, revision, version, environment, track, duration, instant, key_value, count, seconds, image, pinned_image, text,
-       paragraph, url, logins, owner_repo, project, path, path_text, fingerprint, word)
+       paragraph, url, logins, owner_repo, project, path, path_text, fingerprint, word, pipeline_file, workflow_prefix)

@@ -47,7 +47,8 @@ def _render(args: argparse.Namespace) -> int:
     files: dict[str, str] = {}
     for platform in platforms:
         image = job_image(args.image, args.action_ref) if platform == "gitlab" else None
-        files.update(render_files(loaded, platform, action_ref=args.action_ref, image=image))
+        files.update(render_files(loaded, platform, action_ref=args.action_ref, image=image,
+                                  gitlab_ci_file=args.gitlab_ci_file, workflow_prefix=args.workflow_prefix or ""))
     root = loaded.root if args.policy else args.dir
     if args.check:
         problems = drift(root, files)
@@ -59,7 +60,7 @@ def _render(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         print(f"{len(files)} pipeline file(s) match {loaded.path}")
         return 0
-    for path in write(root, files):
+    for path in write(root, files, force=args.force):
         print(f"wrote {path}")
     return 0
 
@@ -72,6 +73,15 @@ def _add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", type=argtypes.path, default=Path("."), help="repository to render into (default: .)")
     parser.add_argument("--action-ref", default="v1", type=argtypes.git_ref,
                         help="version of bayat/deploy-action the pipeline uses (a tag, or a commit SHA to pin)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace pipeline files of your own (by default a file without generate-pipeline's "
+                             "header is never overwritten, and nothing is written)")
+    parser.add_argument("--gitlab-ci-file", type=argtypes.pipeline_file, metavar="PATH",
+                        help="GitLab: write the pipeline to PATH instead of .gitlab-ci.yml, to `include:` it from "
+                             "a .gitlab-ci.yml of your own")
+    parser.add_argument("--workflow-prefix", type=argtypes.workflow_prefix, default=None, metavar="PREFIX",
+                        help="GitHub: name the workflows PREFIXdeploy.yml and PREFIXrollback.yml, beside "
+                             "workflows of your own")
     parser.add_argument("--image", type=argtypes.pinned_image,
                         help="GitLab: run every job in this bayat-deploy image, pinned by digest "
                              "(name:X.Y.Z@sha256:...), so no job installs anything (default: the image of this "

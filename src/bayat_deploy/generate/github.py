@@ -43,7 +43,7 @@ WORKFLOWS = ".github/workflows"
 
 
 def render(plan: PipelinePlan, policy, *, action: str = "bayat/deploy-action", ref: str = "v1",
-           runner: str = "ubuntu-latest") -> dict[str, str]:
+           runner: str = "ubuntu-latest", workflow_prefix: str = "") -> dict[str, str]:
     """Every file the GitHub pipeline consists of: path -> content."""
     from bayat_deploy.generate.jinja import render as render_template
 
@@ -51,8 +51,8 @@ def render(plan: PipelinePlan, policy, *, action: str = "bayat/deploy-action", r
                    registry_secrets=registry_secrets(policy), notification_secrets=notification_secrets(policy),
                    environment_names=[e.name for e in plan.environments])
     files = {
-        f"{WORKFLOWS}/deploy.yml": render_template("github/deploy.yml.j2", **context),
-        f"{WORKFLOWS}/rollback.yml": render_template("github/rollback.yml.j2", **context),
+        f"{WORKFLOWS}/{workflow_prefix}deploy.yml": render_template("github/deploy.yml.j2", **context),
+        f"{WORKFLOWS}/{workflow_prefix}rollback.yml": render_template("github/rollback.yml.j2", **context),
     }
     labels = custom_runner_labels(plan)
     if labels:
