@@ -31,12 +31,29 @@ class Detected:
     terraform_dirs: list[Path] = field(default_factory=list)
     sam_template: Path | None = None
     serverless_file: Path | None = None
+    tests: "TestCommand | None" = None  # the test runner the repository uses
+    tag_prefix: str | None = None  # of the release tags already there (None: no release tags)
+    default_branch: str = "main"
+    port: int | None = None  # the first EXPOSE of the main Dockerfile
     evidence: list[str] = field(default_factory=list)
 
     @property
     def is_application(self) -> bool:
         """A repository with a container build deploys a service; without one it publishes a library."""
         return bool(self.dockerfiles)
+
+
+@dataclass(frozen=True)
+class TestCommand:
+    run: str
+    junit: str | None
+    because: str  # the file that shows this runner is the repository's
+
+
+# Dockerfile variants that are not what production runs
+_NOT_FOR_RELEASE = re.compile(r"(^|[._-])(dev|development|local|test|ci|debug)([._-]|$)", re.I)
+RELEASE_VARIANT = re.compile(r"(^|[._-])(prod|production|release)([._-]|$)", re.I)
+_SEMVER_TAG = re.compile(r"^(?P<prefix>.*?)(?P<version>(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:[-+][0-9A-Za-z.+-]+)?)$")
 
 
 def slug(text: str) -> str:
@@ -85,7 +102,7 @@ def detect(root: Path) -> Detected:
     for path in _walk(root):
         rel = path.relative_to(root)
         name = path.name
-        if name == "Dockerfile" or name.endswith(".Dockerfile"):
+        if _is_dockerfile(name):
             found.dockerfiles.append(rel)
         elif name == "Chart.yaml":
             found.charts.append(rel.parent)
@@ -103,8 +120,9 @@ def detect(root: Path) -> Detected:
             found.serverless_file = rel
         elif name in ("template.yaml", "template.yml") and "AWS::Serverless" in _read(path):
             found.sam_template = rel
-    found.dockerfiles.sort(key=lambda p: (len(p.parts), str(p)))
+    found.dockerfiles = _release_dockerfiles(found.dockerfiles)
     found.terraform_dirs.sort(key=lambda p: (len(p.parts), str(p)))
+    package: dict = {}
     if found.python is not None:
         text = _read(root / found.python)
         if found.python.name == "pyproject.toml":
@@ -116,8 +134,100 @@ def detect(root: Path) -> Detected:
             package = json.loads(_read(root / found.npm))
         except ValueError:
             package = {}
+        package = package if isinstance(package, dict) else {}
         found.npm_name = package.get("name")
         found.npm_private = bool(package.get("private"))
-        test_script = package.get("scripts", {}).get("test", "")
+        test_script = (package.get("scripts") or {}).get("test", "")
         found.npm_test = bool(test_script) and "no test specified" not in test_script
+    found.tests = test_command(root, found)
+    if found.dockerfiles:
+        found.port = exposed_port(_read(root / found.dockerfiles[0]))
+    found.tag_prefix, found.default_branch = _git_facts(root)
     return found
+
+
+def _is_dockerfile(name: str) -> bool:
+    return name == "Dockerfile" or name.endswith(".Dockerfile") or name.startswith("Dockerfile.")
+
+
+def _release_dockerfiles(paths: list[Path]) -> list[Path]:
+    """One Dockerfile per build context, the one production runs: `Dockerfile.prod` over `Dockerfile`, and
+    never a development or CI variant (`Dockerfile.dev`, `ci.Dockerfile`) when the folder has another."""
+    chosen = []
+    for folder in dict.fromkeys(p.parent for p in paths):
+        here = [p for p in paths if p.parent == folder]
+        keep = [p for p in here if not _NOT_FOR_RELEASE.search(_variant(p))] or here
+        if any(RELEASE_VARIANT.search(_variant(p)) for p in keep):
+            keep = [p for p in keep if p.name != "Dockerfile"]
+        chosen += keep
+    return sorted(chosen, key=lambda p: (len(p.parts), str(p)))
+
+
+def _variant(dockerfile: Path) -> str:
+    """What tells a Dockerfile from its folder's others: `.prod` of Dockerfile.prod, `api.` of api.Dockerfile."""
+    return dockerfile.name.replace("Dockerfile", "")
+
+
+def exposed_port(dockerfile: str) -> int | None:
+    """The first port a Dockerfile's last stage EXPOSEs (`EXPOSE 3000/tcp`); None for none or a variable."""
+    stages = re.split(r"(?im)^\s*FROM\s", dockerfile)
+    for line in stages[-1].splitlines():
+        match = re.match(r"\s*EXPOSE\s+(\d+)(?:/(?:tcp|udp))?\b", line, re.I)
+        if match and 0 < int(match.group(1)) < 65536:
+            return int(match.group(1))
+    return None
+
+
+def _git_facts(root: Path) -> tuple[str | None, str]:
+    """The prefix of the release tags already pushed, and the default branch."""
+    from bayat_deploy.git import Git
+
+    git = Git(root)
+    if not git.is_repository():
+        return None, "main"
+    prefixes = [m.group("prefix") for m in map(_SEMVER_TAG.match, git.tags(merged=False)) if m]
+    prefix = max(set(prefixes), key=prefixes.count) if prefixes else None
+    remote_head = git.run("symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD", check=False)
+    if remote_head.startswith("origin/"):
+        return prefix, remote_head.split("/", 1)[1]
+    local = set(git.run("branch", "--format=%(refname:short)", check=False).splitlines())
+    for name in ("main", "master", "trunk"):
+        if name in local:
+            return prefix, name
+    return prefix, git.branch() or "main"
+
+
+def test_command(root: Path, found: Detected) -> TestCommand | None:
+    """The repository's own test runner, from its lock files and build files."""
+    def has(*names: str) -> str | None:
+        return next((name for name in names if (root / name).exists()), None)
+
+    if found.npm is not None and found.npm_test:
+        for lock, tool in (("pnpm-lock.yaml", "pnpm test"), ("yarn.lock", "yarn test"), ("bun.lockb", "bun run test"),
+                           ("bun.lock", "bun run test")):
+            if has(lock):
+                return TestCommand(tool, None, lock)
+        return TestCommand("npm test", None, str(found.npm))
+    if found.python is not None and found.python_tests:
+        junit = "reports/junit-unit.xml"
+        pytest = f"pytest -q --junitxml={junit}"
+        if has("tox.ini"):
+            return TestCommand("tox", None, "tox.ini")
+        if has("uv.lock"):
+            return TestCommand(f"uv run {pytest}", junit, "uv.lock")
+        if has("poetry.lock") or "[tool.poetry" in _read(root / found.python):
+            return TestCommand(f"poetry run {pytest}", junit, "poetry.lock" if has("poetry.lock") else str(found.python))
+        return TestCommand(f"python -m {pytest}", junit, str(found.python))
+    if has("go.mod"):
+        return TestCommand("go test ./...", None, "go.mod")
+    if has("pom.xml"):
+        maven = "./mvnw" if has("mvnw") else "mvn"
+        return TestCommand(f"{maven} --batch-mode test", "target/surefire-reports/*.xml", "pom.xml")
+    gradle_file = has("build.gradle", "build.gradle.kts")
+    if gradle_file:
+        gradle = "./gradlew" if has("gradlew") else "gradle"
+        return TestCommand(f"{gradle} test", "build/test-results/test/*.xml", gradle_file)
+    makefile = has("Makefile", "makefile", "GNUmakefile")
+    if makefile and re.search(r"(?m)^test\s*:", _read(root / makefile)):
+        return TestCommand("make test", None, makefile)
+    return None

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bayat_deploy.errors import BadInput
-from bayat_deploy.generate.detect import Detected, detect, slug
+from bayat_deploy.generate.detect import RELEASE_VARIANT, Detected, detect, slug
 
 POLICY_PATH = Path(".bayat/deploy.yml")
+DEFAULT_CONTAINER_PORT = 8080  # the standard's (policy/model/targets.py DockerHost.container_port)
 
 
 @dataclass
@@ -22,6 +23,9 @@ def _artifacts(found: Detected) -> list[Section]:
     for dockerfile in found.dockerfiles:
         context = dockerfile.parent
         name = found.project if context == Path(".") else f"{found.project}-{slug(context.name)}"
+        variant = dockerfile.name.replace("Dockerfile", "").strip(".")
+        if variant and not RELEASE_VARIANT.search(dockerfile.name):  # api.Dockerfile beside worker.Dockerfile
+            name = f"{name}-{slug(variant)}"
         settings: list[tuple[str, object]] = [("name", name)]
         if context != Path("."):
             settings.append(("context", str(context)))
@@ -55,16 +59,15 @@ def _target(found: Detected) -> Section | None:
     infra = [d for d in found.terraform_dirs if d.parts[:1] != ("modules",)]
     if infra and not found.dockerfiles:
         return Section("terraform", [("directory", str(infra[0]))])
+    if found.port and found.port != DEFAULT_CONTAINER_PORT:
+        return Section("docker-host", [("container_port", found.port)])
     return None
 
 
 def _tests(found: Detected) -> list[tuple[str, dict]]:
-    if found.python and found.python_tests:
-        return [("unit", {"run": "python -m pytest -q --junitxml=reports/junit-unit.xml",
-                          "junit": "reports/junit-unit.xml"})]
-    if found.npm and found.npm_test:
-        return [("unit", {"run": "npm test", "junit": None})]
-    return []
+    if found.tests is None:
+        return []
+    return [("unit", {"run": found.tests.run, "junit": found.tests.junit})]
 
 
 def _evidence(found: Detected) -> list[str]:
@@ -80,6 +83,15 @@ def _evidence(found: Detected) -> list[str]:
         lines.append(f"{found.sam_template} -> AWS SAM, serverless target")
     if found.serverless_file:
         lines.append(f"{found.serverless_file} -> Serverless Framework, serverless target")
+    if found.port:
+        lines.append(f"{found.dockerfiles[0]}: EXPOSE {found.port} -> the port the container listens on")
+    if found.tests:
+        lines.append(f"{found.tests.because} -> tests run with `{found.tests.run}`")
+    if found.tag_prefix is not None:
+        lines.append(f"release tags such as {found.tag_prefix}1.2.3 -> "
+                     + (f"tag prefix {found.tag_prefix!r}" if found.tag_prefix else "tags without a prefix"))
+    if found.default_branch != "main":
+        lines.append(f"default branch {found.default_branch} -> releases and deployments come from it")
     return lines or ["nothing deployable yet: the standard's defaults (a container image from ./Dockerfile)"]
 
 
@@ -91,6 +103,8 @@ def render_policy(root: Path) -> tuple[str, Detected]:
     analysis = [{"name": "ruff", "run": "ruff check ."}] if found.ruff else []
     text = render("init/deploy.yml.j2", schema_url=SCHEMA_ID, project=found.project, evidence=_evidence(found),
                   artifacts=_artifacts(found), target=_target(found), tests=_tests(found),
+                  default_branch=found.default_branch if found.default_branch != "main" else None,
+                  tag_prefix=found.tag_prefix if found.tag_prefix not in (None, "v") else None,
                   static_analysis=analysis)
     return text, found
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bayat_deploy.errors import Diagnostic, PolicyError
 from bayat_deploy.policy.convert import Context, convert
-from bayat_deploy.policy.merge import layer
+from bayat_deploy.policy.merge import adapt_standard, layer
 from bayat_deploy.policy.model import Policy
 from bayat_deploy.policy.resolve import resolve
 from bayat_deploy.policy.rules import check_rules
@@ -56,7 +56,7 @@ def load_policy(path: Path | str | None = None) -> LoadedPolicy:
 
 def build_policy(user: Mapping, file: Path) -> LoadedPolicy:
     errors: list[Diagnostic] = []
-    document = layer(standard_document(), user, errors)
+    document = layer(adapt_standard(standard_document(), user), user, errors)
     ctx = Context()
     policy = convert(Policy, document, "", ctx)
     errors.extend(ctx.diagnostics)

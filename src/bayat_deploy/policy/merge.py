@@ -11,9 +11,45 @@ from __future__ import annotations
 
 from bayat_deploy.errors import Diagnostic
 from bayat_deploy.policy.model import TIERS
-from bayat_deploy.policy.yamlpos import Mapping, Mark, Node, Scalar
+from bayat_deploy.policy.yamlpos import Mapping, Mark, Node, Scalar, Sequence
 
 ENVIRONMENT_KEYS = ("defaults", "environments")
+
+
+def adapt_standard(standard: Mapping, user: Mapping) -> Mapping:
+    """The standard in the repository's own words: its `main` becomes the user's `default_branch`, its `v*`
+    release-tag filters the user's `versioning.tag_prefix`. Only the standard's values change; what the
+    user writes is layered on top as always."""
+    import re
+
+    from bayat_deploy.policy.model.fields import BRANCH_PATTERN, REF_PATTERN
+
+    if not isinstance(user, Mapping):
+        return standard
+    branch = user.get("default_branch")
+    versioning = user.get("versioning")
+    prefix = versioning.get("tag_prefix") if isinstance(versioning, Mapping) else None
+    renames: dict[str, tuple[str, Scalar]] = {}
+    # a value that is not a valid branch or prefix is left to its own field's check, which names the user's line
+    if _text(branch) not in (None, "main") and re.match(BRANCH_PATTERN, _text(branch)):
+        renames["branches"] = renames["release_branches"] = ("main", branch)
+    if _text(prefix) not in (None, "v") and re.match(REF_PATTERN, f"{_text(prefix)}*"):
+        renames["tags"] = ("v*", Scalar(f"{prefix.value}*", prefix.mark))
+    return _rename(standard, "", renames) if renames else standard
+
+
+def _text(node: Node | None) -> str | None:
+    return node.value if isinstance(node, Scalar) and isinstance(node.value, str) else None
+
+
+def _rename(node: Node, key: str, renames: dict[str, tuple[str, Scalar]]) -> Node:
+    if isinstance(node, Mapping):
+        return Mapping(node.mark, {k: (m, _rename(v, k, renames)) for k, (m, v) in node.entries.items()})
+    if isinstance(node, Sequence):
+        return Sequence(node.mark, [_rename(item, key, renames) for item in node.items])
+    if isinstance(node, Scalar) and key in renames and node.value == renames[key][0]:
+        return renames[key][1]  # the user's value, and the user's line for any message about it
+    return node
 
 
 def merge(base: Node | None, override: Node | None) -> Node | None:

@@ -12,6 +12,9 @@ from typing import Any
 REF_PATTERN = r"^(?![-/.])(?!.*\.\.)(?!.*//)[A-Za-z0-9._/*?+-]+(?<![/.])$"
 REF_HINT = ("a branch or tag name or glob: letters, digits and . _ / - + with * and ? as wildcards "
             "(not starting with - / . , no .. or //)")
+# One branch's name (no wildcards).
+BRANCH_PATTERN = r"^(?![-/.])(?!.*\.\.)(?!.*//)[A-Za-z0-9._/+-]+(?<![/.])$"
+BRANCH_HINT = "a branch name: letters, digits and . _ / - + (not starting with - / . , no .. or //)"
 # A path inside the repository that the generated pipelines name (artifact paths).
 RELATIVE_PATH = r"^(?!/)(?!(.*/)?\.\.(/|$))[A-Za-z0-9._/@+-]+$"
 RELATIVE_PATH_HINT = "a relative path inside the repository: letters, digits and . _ / @ + - (no ..)"

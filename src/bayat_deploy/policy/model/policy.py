@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from bayat_deploy.errors import BadInput
 from bayat_deploy.policy.model.environment import Environment
-from bayat_deploy.policy.model.fields import RELATIVE_PATH, RELATIVE_PATH_HINT, f
+from bayat_deploy.policy.model.fields import BRANCH_HINT, BRANCH_PATTERN, RELATIVE_PATH, RELATIVE_PATH_HINT, f
 from bayat_deploy.policy.model.operations import (Compliance, Database, FeatureFlagSettings, MetricsProvider,
                                                   Notifications)
 from bayat_deploy.policy.model.stages import (Artifact, Build, Config, Registry, ReleaseNotes, Retention, Scan,
@@ -30,6 +30,9 @@ class Policy:
     team: str = f("Owning team; carried by every alert.", "")
     runbook: Url | None = f("Runbook link carried by every alert.", None)
     source: Url | None = f("Source repository URL (OCI label); default: from the CI environment or git.", None)
+    default_branch: str = f("The repository's default branch: wherever the standard names `main` (the release "
+                            "branch, the branches every environment deploys from), it means this branch.", "main",
+                            pattern=BRANCH_PATTERN, pattern_hint=BRANCH_HINT)
     evidence_dir: str = f("Directory where stages write their evidence JSON.", ".bayat/evidence",
                           pattern=RELATIVE_PATH, pattern_hint=RELATIVE_PATH_HINT)
     versioning: Versioning = f("Versioning.", Versioning())
