@@ -25,6 +25,7 @@ class RunContext:
     pipeline_url: str = ""
     repository_url: str = ""
     run_id: str = ""
+    change_request: bool = False  # a pull request's or merge request's pipeline: checks only, never a release
 
     @property
     def short_sha(self) -> str:
@@ -53,7 +54,10 @@ class RunContext:
             repo = env.get("GITHUB_REPOSITORY", "")
             return cls(
                 platform="github", env=env, sha=env.get("GITHUB_SHA", ""),
-                ref_name=env.get("GITHUB_REF_NAME", ""), is_tag=env.get("GITHUB_REF_TYPE") == "tag",
+                # a pull request's ref is `123/merge`: the branch is the pull request's head
+                ref_name=env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME", ""),
+                is_tag=env.get("GITHUB_REF_TYPE") == "tag",
+                change_request=env.get("GITHUB_EVENT_NAME", "") in ("pull_request", "pull_request_target"),
                 actor=env.get("GITHUB_TRIGGERING_ACTOR") or env.get("GITHUB_ACTOR", ""),
                 pipeline_url=f"{server}/{repo}/actions/runs/{env.get('GITHUB_RUN_ID', '')}" if repo else "",
                 repository_url=f"{server}/{repo}" if repo else "", run_id=env.get("GITHUB_RUN_ID", ""),
@@ -64,6 +68,7 @@ class RunContext:
                 platform="gitlab", env=env, sha=env.get("CI_COMMIT_SHA", ""),
                 ref_name=tag or env.get("CI_COMMIT_BRANCH") or env.get("CI_COMMIT_REF_NAME", ""),
                 is_tag=bool(tag), actor=env.get("GITLAB_USER_LOGIN", ""),
+                change_request=env.get("CI_PIPELINE_SOURCE") == "merge_request_event",
                 pipeline_url=env.get("CI_PIPELINE_URL", ""), repository_url=env.get("CI_PROJECT_URL", ""),
                 run_id=env.get("CI_PIPELINE_ID", ""),
             )

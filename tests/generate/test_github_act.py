@@ -82,21 +82,25 @@ def pip_config() -> list[str]:
     return ["--env", f"PIP_CONFIG_FILE={config}"] if config.is_file() else []
 
 
-def act(pipeline, job: str) -> subprocess.CompletedProcess:
+def act(pipeline, job: str | None, *, event: str = "push", workflow: str = "deploy.yml",
+        event_file: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the workflow up to `job` (None: all of it). A push gets the repository's secrets; any other event
+    none, as GitHub gives a pull request from a fork none."""
     runners = pipeline["base"] / f"runners-{len(pipeline['runs']) + 1}"
     pipeline["runs"].append(runners)
     artifacts = pipeline["artifacts"]
     registry = pipeline["registry"]
-    argv = [tool("act"), "push", "-j", job, "-W", ".github/workflows/deploy.yml",
+    secrets = ["-s", f"REGISTRY_USERNAME={registry.username}", "-s", f"REGISTRY_PASSWORD={registry.password}",
+               "-s", "GITHUB_TOKEN=act-test-token"] if event == "push" else []
+    argv = [tool("act"), event, *(["-j", job] if job else []), "-W", f".github/workflows/{workflow}",
+            *(["-e", str(event_file)] if event_file else []),
             "-P", "ubuntu-latest=-self-hosted", "-P", "self-hosted=-self-hosted",
             "--local-repository", f"bayat/deploy-action@v1={pipeline['action']}",
             "--local-repository", f"{PINS['upload'].repository}@{PINS['upload'].sha}={artifacts['upload']}",
             "--local-repository", f"{PINS['download'].repository}@{PINS['download'].sha}={artifacts['download']}",
             "--artifact-server-path", str(pipeline["base"] / f"artifacts-{uuid.uuid4().hex[:6]}"),
             "--artifact-server-addr", "127.0.0.1", "--artifact-server-port", str(free_port()),
-            "--no-cache-server",
-            "-s", f"REGISTRY_USERNAME={registry.username}", "-s", f"REGISTRY_PASSWORD={registry.password}",
-            "-s", "GITHUB_TOKEN=act-test-token",
+            "--no-cache-server", *secrets,
             "--env", f"TRIVY_CACHE_DIR={pipeline['cache']}",
             "--env", f"GITHUB_API_URL={pipeline['approvals'].url}",
             "--env", f"FRESH_RUNNERS={runners}", *pip_config()]
@@ -168,3 +172,30 @@ def test_the_example_pipeline_runs_through_deploy_and_verify_then_a_broken_relea
     assert [(e["action"], e["version"], e["outcome"]) for e in json.loads(platform.stdout)] == [
         ("deploy", "0.1.0", "succeeded"), ("deploy", "0.1.1", "failed"), ("rollback", "0.1.0", "succeeded")]
     assert not pipeline["approvals"].problems, pipeline["approvals"].problems
+
+
+def test_a_pull_request_is_built_tested_and_scanned_and_nothing_is_published_or_deployed(pipeline):
+    registry, repo = pipeline["registry"], pipeline["repo"]
+    image = f"bayat/{pipeline['project']}"
+    records = pipeline["base"] / "state" / "development" / "records.jsonl"
+    before = (sorted(registry.tags(image)), records.read_text() if records.exists() else "",
+              subprocess.run(["git", "tag"], cwd=pipeline["origin"], capture_output=True, text=True).stdout)
+    repo.git("checkout", "-q", "-b", "feature/greeting")
+    (repo.root / "app" / "NOTES.md").write_text("a proposed change\n")
+    repo.commit("feat: a proposed greeting")
+    event = pipeline["base"] / "pull-request.json"
+    event.write_text(json.dumps({"action": "opened", "number": 7, "pull_request": {
+        "number": 7, "head": {"ref": "feature/greeting", "sha": repo.head}, "base": {"ref": "main"}}}))
+    try:
+        run = act(pipeline, None, event="pull_request", workflow="pull-request.yml", event_file=event)
+    finally:
+        repo.git("checkout", "-q", "main")
+    results = job_results(run.stdout)
+    assert run.returncode == 0, failures(run.stdout) + run.stderr[-2000:]
+    assert results == {job: "success" for job in ("version", "build", "test", "scan")}, results
+    # a pre-release version, never the next release: a pull request proposes, it does not release
+    assert re.search(r"::set-output:: version=\d+\.\d+\.\d+-rc\.\d+\+[0-9a-f]{7}$", run.stdout, re.M), \
+        run.stdout[-3000:]
+    after = (sorted(registry.tags(image)), records.read_text() if records.exists() else "",
+             subprocess.run(["git", "tag"], cwd=pipeline["origin"], capture_output=True, text=True).stdout)
+    assert after == before, "a pull request published, tagged or deployed something"

@@ -42,6 +42,8 @@ CLAUSES = ("Deployment Pipeline", "Approval Gates", "Required Checks", "Versioni
            "Emergency Maintenance", "Monitoring and Alerting", "Configuration Validation", "Automated Testing")
 TOP_LEVEL = {"include", "workflow", "stages", "variables", "default", "spec"}
 
+MERGE_REQUEST_NEVER = {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "when": "never"}
+
 
 def policy_id(policy: Path) -> str:
     return policy.parent.parent.name if policy == EXAMPLE else policy.stem
@@ -110,23 +112,32 @@ def test_the_job_graph_is_the_standards(repos):
         assert gate < next(i for i, line in enumerate(script) if line.startswith("bayat-deploy deploy"))
         rollback = jobs[f"rollback-{env}"]
         assert rollback["needs"] == [f"deploy-{env}", f"verify-{env}"]
-        assert rollback.get("when") == "on_failure" or rollback["rules"][-1] == {"when": "on_failure"}
+        assert rollback["rules"][-1] == {"when": "on_failure"}
         manual = jobs[f"rollback-{env}-manual"]
-        assert manual["when"] == "manual" and manual["needs"] == [] and "ROLLBACK_REASON" in manual["script"][0]
+        assert manual["rules"][-1] == {"when": "manual", "allow_failure": True}
+        assert manual["needs"] == [] and "ROLLBACK_REASON" in manual["script"][0]
+        # a merge request's pipeline builds, tests and scans: nothing that publishes or deploys runs in it
+        for name in (f"deploy-{env}", f"verify-{env}", f"rollback-{env}", f"rollback-{env}-manual"):
+            assert jobs[name]["rules"][0] == MERGE_REQUEST_NEVER, name
+    for name in ("publish", "release", "release-notes", "window-production", "emergency-production"):
+        assert jobs[name]["rules"][0] == MERGE_REQUEST_NEVER, name
+    for name in ("version", "build", "test", "scan"):
+        assert "rules" not in jobs[name], name
     # development deploys by itself; the others wait for their protected environment's approval
-    assert "rules" not in jobs["deploy-development"] and "when" not in jobs["deploy-development"]
+    assert jobs["deploy-development"]["rules"] == [MERGE_REQUEST_NEVER, {"when": "on_success"}]
     for env in environments[1:]:
         assert jobs[f"deploy-{env}"]["rules"][-1] == {"when": "manual", "allow_failure": False}
         assert jobs[f"deploy-{env}"]["script"][0] == f"bayat-deploy approvals record --env {env}"
     # production: deploy freeze, window or emergency (its own approval environment), change ticket
     freeze = {"if": '$CI_DEPLOY_FREEZE && $BAYAT_EMERGENCY != "true"', "when": "never"}
     for name in ("deploy-production", "verify-production", "rollback-production"):
-        assert jobs[name]["rules"][0] == freeze, name
-    assert jobs["window-production"]["rules"] == [{"if": '$BAYAT_EMERGENCY == "true"', "when": "never"},
+        assert jobs[name]["rules"][1] == freeze, name
+    assert jobs["window-production"]["rules"] == [MERGE_REQUEST_NEVER, {"if": '$BAYAT_EMERGENCY == "true"', "when": "never"},
                                                    {"if": "$CI_DEPLOY_FREEZE", "when": "never"},
                                                    {"when": "on_success"}]
     emergency = jobs["emergency-production"]
-    assert emergency["rules"] == [{"if": '$BAYAT_EMERGENCY == "true"', "when": "manual", "allow_failure": False}]
+    assert emergency["rules"] == [MERGE_REQUEST_NEVER,
+                                  {"if": '$BAYAT_EMERGENCY == "true"', "when": "manual", "allow_failure": False}]
     assert emergency["environment"] == {"name": "production-emergency", "deployment_tier": "other"}
     assert emergency["script"] == [
         "bayat-deploy approvals record --env production --rule emergency",
@@ -140,7 +151,8 @@ def test_the_job_graph_is_the_standards(repos):
     assert set(document["variables"]) == {"BAYAT_DEPLOY_PACKAGE", "CHANGE_TICKET", "BAYAT_EMERGENCY",
                                           "EMERGENCY_REASON"}
     assert document["variables"]["BAYAT_EMERGENCY"]["options"] == ["false", "true"]
-    assert document["workflow"]["rules"] == [{"if": '$CI_COMMIT_BRANCH == "main"'}, {"if": "$CI_COMMIT_TAG =~ /^v.*$/"}]
+    assert document["workflow"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'},
+                                             {"if": '$CI_COMMIT_BRANCH == "main"'}, {"if": "$CI_COMMIT_TAG =~ /^v.*$/"}]
 
 
 def test_reports_evidence_and_the_release(repos):

@@ -98,6 +98,9 @@ def make_project(base: Path, registry, *, project: str, port: int, gpg, promethe
     return repo
 
 
+SECRET_VARIABLES = ("REGISTRY_USERNAME", "REGISTRY_PASSWORD")
+
+
 class Runner:
     """gitlab-ci-local in one repository, with the CI/CD variables a GitLab project would hold."""
 
@@ -106,7 +109,8 @@ class Runner:
         self.runs = 0
         self.fresh_runners: list[Path] | None = None  # set: every job on a fresh runner (own HOME, temp, install)
 
-    def __call__(self, *jobs: str, needs: bool = True, manual: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    def __call__(self, *jobs: str, needs: bool = True, manual: tuple[str, ...] = (),
+                 variables: dict[str, str] | None = None, secrets: bool = True) -> subprocess.CompletedProcess:
         # A fresh state directory per run: gitlab-ci-local keeps each job's directory between runs, and a
         # runner starts every job from a clean checkout.
         self.runs += 1
@@ -118,7 +122,9 @@ class Runner:
         for job in manual:
             argv += ["--manual", job]
         env = self.env
-        variables = dict(self.variables)
+        variables = {**self.variables, **(variables or {})}
+        if not secrets:  # as GitLab hides protected variables from a merge request's pipeline
+            variables = {name: value for name, value in variables.items() if name not in SECRET_VARIABLES}
         if self.fresh_runners is not None:
             runners = self.base / f"runners-{self.runs}"
             self.fresh_runners.append(runners)
@@ -245,6 +251,34 @@ def test_the_example_pipeline_deploys_development_then_rolls_a_broken_release_ba
     assert history.returncode == 0, history.stderr
     assert [(e["action"], e["version"], e["outcome"]) for e in json.loads(history.stdout)] == [
         ("deploy", "0.1.0", "succeeded"), ("deploy", "0.1.1", "succeeded"), ("rollback", "0.1.0", "succeeded")]
+
+
+def test_a_merge_request_pipeline_builds_tests_and_scans_and_publishes_or_deploys_nothing(pipeline):
+    repo, registry = pipeline["repo"], pipeline["registry"]
+    image = f"bayat/{pipeline['project']}"
+    records = pipeline["base"] / "state" / "development" / "records.jsonl"
+
+    def outside() -> tuple:
+        return (registry.tags(image), records.read_text() if records.exists() else "",
+                subprocess.run(["git", "tag"], cwd=pipeline["origin"], capture_output=True, text=True).stdout)
+
+    before = outside()
+    repo.git("checkout", "-q", "-b", "feature/greeting")
+    (repo.root / "app" / "NOTES.md").write_text("a proposed change\n")
+    repo.commit("feat: a proposed greeting")
+    try:
+        # what GitLab sets for a merge request's pipeline; its protected variables (the registry's) are hidden
+        run = pipeline["run"](variables={"CI_PIPELINE_SOURCE": "merge_request_event", "CI_COMMIT_BRANCH": "",
+                                         "CI_MERGE_REQUEST_IID": "7"}, secrets=False)
+    finally:
+        repo.git("checkout", "-q", "main")
+    jobs = results(run.stdout)
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert jobs == {job: "PASS" for job in ("version", "build", "test", "scan")}, jobs
+    # a pre-release version, never the next release: a merge request proposes, it does not release
+    assert re.search(r"> \d+\.\d+\.\d+-rc\.\d+\+[0-9a-f]{7}$", job_log(run.stdout, "version"), re.M), \
+        job_log(run.stdout, "version")
+    assert outside() == before, "a merge request published, tagged or deployed something"
 
 
 COMPONENT_PIPELINE = """\

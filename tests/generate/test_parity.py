@@ -103,6 +103,8 @@ def github_facts(repo: Path) -> set[str]:
                 found.append((name or step["with"]["command"], step.get("with", {})))
         return found
 
+    proposed = yaml.safe_load((repo / ".github" / "workflows" / "pull-request.yml").read_text())
+    facts.add("pull/merge requests run " + ", ".join(sorted(proposed["jobs"])))
     if ("version", {"command": "tag", "push": True}) in steps("publish"):
         facts.add("release tag pushed after publishing")
     for env in envs:
@@ -186,6 +188,10 @@ def gitlab_facts(repo: Path) -> set[str]:
                     found.append(match.group(1))
         return found
 
+    never = {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "when": "never"}
+    if {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'} in document["workflow"]["rules"]:
+        facts.add("pull/merge requests run " + ", ".join(sorted(
+            name for name, job in jobs.items() if not name.startswith(".") and never not in job.get("rules", []))))
     if "version tag --push" in commands("publish"):
         facts.add("release tag pushed after publishing")
     for env in envs:
@@ -244,7 +250,7 @@ def gitlab_facts(repo: Path) -> set[str]:
             if any("--event rollback" in line for line in commands(f"rollback-{env}", "after_script")):
                 facts.add(f"{env}: rollback announced")
         by_hand = jobs.get(f"rollback-{env}-manual")
-        if by_hand and by_hand["when"] == "manual" and any(line.startswith(f"rollback --env {env}")
+        if by_hand and by_hand["rules"][-1]["when"] == "manual" and any(line.startswith(f"rollback --env {env}")
                                                            for line in commands(f"rollback-{env}-manual")):
             facts.add(f"{env}: rollback by hand")
     return facts

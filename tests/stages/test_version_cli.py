@@ -234,3 +234,15 @@ def test_version_info_from_a_ci_context(released):
     info = version_info(session, "1.4.0")
     assert (info["git_sha"], info["ref"], info["triggered_by"]) == (released.head, "main", "carol")
     assert info["pipeline_url"] == "https://gitlab.example.com/p/-/pipelines/7"
+
+
+@pytest.mark.parametrize("platform", [
+    {"GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "pull_request", "GITHUB_REF_NAME": "12/merge",
+     "GITHUB_HEAD_REF": "main", "GITLAB_CI": ""},
+    {"GITLAB_CI": "true", "CI_PIPELINE_SOURCE": "merge_request_event", "CI_COMMIT_REF_NAME": "main",
+     "GITHUB_ACTIONS": ""},
+], ids=["github-pull-request", "gitlab-merge-request"])
+def test_a_pull_request_from_a_branch_named_main_gets_a_pre_release(bayat, released, platform):
+    """A fork's `main` is still only a proposal: its pipeline never computes the next release's version."""
+    result = bayat("version", "next", cwd=released.root, env=platform)
+    assert result.code == 0 and result.stdout.startswith("1.4.0-rc."), result.stdout + result.stderr

@@ -1,4 +1,5 @@
-"""GitHub Actions: the policy's pipeline as `.github/workflows/deploy.yml` and `rollback.yml`.
+"""GitHub Actions: the policy's pipeline as `.github/workflows/deploy.yml`, `rollback.yml` and
+`pull-request.yml` (build, test and scan of every pull request; nothing published or deployed).
 
 How the standard maps onto GitHub:
 - each environment is a job with `environment:` (name and URL); its approval rule's reviewers are that
@@ -53,6 +54,7 @@ def render(plan: PipelinePlan, policy, *, action: str = "bayat/deploy-action", r
     files = {
         f"{WORKFLOWS}/{workflow_prefix}deploy.yml": render_template("github/deploy.yml.j2", **context),
         f"{WORKFLOWS}/{workflow_prefix}rollback.yml": render_template("github/rollback.yml.j2", **context),
+        f"{WORKFLOWS}/{workflow_prefix}pull-request.yml": render_template("github/pull-request.yml.j2", **context),
     }
     labels = custom_runner_labels(plan)
     if labels:

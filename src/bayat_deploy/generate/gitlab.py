@@ -150,8 +150,10 @@ def cache_key(ref: str) -> str:
 
 
 def workflow_rules(plan: PipelinePlan) -> list[str]:
-    """`workflow:rules` conditions: pipelines run for the branches and tags the environments deploy from."""
-    rules = [ref_condition("CI_COMMIT_BRANCH", branch) for branch in plan.branches]
+    """`workflow:rules` conditions: pipelines run for merge requests (build, test and scan only: every other
+    job is `release_only`) and for the branches and tags the environments deploy from."""
+    rules = ['$CI_PIPELINE_SOURCE == "merge_request_event"']
+    rules += [ref_condition("CI_COMMIT_BRANCH", branch) for branch in plan.branches]
     rules += [ref_condition("CI_COMMIT_TAG", tag) for tag in plan.tags]
     return rules
 

@@ -68,7 +68,8 @@ def plan_next(session, repo: Path | None = None) -> VersionPlan:
     if tagged is not None:
         return VersionPlan(str(tagged), f"the pipeline runs for tag {session.context.ref_name}")
     branch = session.context.branch or history.branch()
-    release = is_release_branch(branch, settings.release_branches)
+    # a pull request from a branch named main (a fork's) is still only a proposal: a pre-release version
+    release = is_release_branch(branch, settings.release_branches) and not session.context.change_request
     last = history.last_release()
     commits = tuple(history.commits_since(last.ref if last else None))
     level = max((c.bump for c in commits), default=Bump.NONE)
@@ -97,7 +98,9 @@ def plan_next(session, repo: Path | None = None) -> VersionPlan:
         version = base
     else:
         version = _prerelease(history, base, settings, notes)
-        reason += f"; pre-release on branch {branch or '(detached HEAD)'}, not a release branch"
+        reason += (f"; pre-release: a pull or merge request from {branch or '(detached HEAD)'}"
+                   if session.context.change_request else
+                   f"; pre-release on branch {branch or '(detached HEAD)'}, not a release branch")
     return VersionPlan(str(version), reason, bump=level, previous=last, branch=branch, release_branch=release,
                        commits=commits, notes=tuple(notes))
 
