@@ -7,11 +7,13 @@ fail a single request, and a broken release must end with the previous version s
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import pytest
 import requests
 
+from tests.support.deploy_fixtures import IMAGE
 from tests.support.load import LoadGenerator
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
@@ -294,3 +296,34 @@ def test_verify_checks_that_the_metrics_provider_scrapes_the_new_instances(deplo
                        monitoring={"url": "http://127.0.0.1:9"})
     blind = deploy_repo.run("verify", "--env", "development", "--no-rollback")
     assert blind.code == 1 and "metrics are not working" in blind.stdout
+
+
+def test_application_secrets_are_resolved_in_the_job_and_never_written(deploy_repo):
+    """`target.env: {DATABASE_URL: env:DATABASE_URL}`: the container gets the job's secret, the state and
+    record only the reference; a job without the secret stops before any container starts."""
+    deploy_repo.policy({"staging": {"strategy": {"type": "blue-green"},
+                                    "target": {"env": {"DATABASE_URL": "env:DATABASE_URL", "MODE": "plain"}}}})
+    missing = deploy_repo.run("deploy", "--env", "staging", "--version", "1.0.0", "--image", IMAGE,
+                              env={"DATABASE_URL": ""})
+    said = missing.stdout + missing.stderr
+    assert missing.code != 0 and "environments.staging.target.env.DATABASE_URL: env:DATABASE_URL is not set" in said
+    assert not _containers(deploy_repo.project, "staging")
+    secret = "postgres://app:s3cret-value@db:5432/app"
+    result = deploy_repo.run("deploy", "--env", "staging", "--version", "1.0.0", "--image", IMAGE,
+                             env={"DATABASE_URL": secret})
+    assert result.code == 0, result.stdout + result.stderr
+    containers = _containers(deploy_repo.project, "staging")
+    inspected = json.loads(subprocess.run(["docker", "inspect", *containers], capture_output=True, text=True,
+                                          check=True).stdout)
+    assert containers and all(f"DATABASE_URL={secret}" in c["Config"]["Env"] and "MODE=plain" in c["Config"]["Env"]
+                              for c in inspected)
+    written = "".join(p.read_text(errors="replace") for p in (deploy_repo.state / "staging").rglob("*")
+                      if p.is_file())
+    assert "s3cret-value" not in written and "s3cret-value" not in result.stdout + result.stderr
+
+
+def _containers(project: str, environment: str) -> list[str]:
+    out = subprocess.run(["docker", "ps", "-q", "--no-trunc", "--filter", f"label=io.bayat.project={project}",
+                          "--filter", f"label=io.bayat.environment={environment}"], capture_output=True, text=True,
+                         check=True)
+    return out.stdout.split()

@@ -161,3 +161,43 @@ def test_a_bad_default_branch_is_reported_at_its_own_line(tmp_path, bayat):
     result = bayat("policy", "validate", cwd=repo)
     assert result.code != 0 and ".bayat/deploy.yml:2" in result.stderr + result.stdout, result.stderr
     assert "default_branch" in result.stderr + result.stdout and "<standard>" not in result.stderr + result.stdout
+
+
+# ------------------------------------------------------------------------------------ app secrets
+APP_SECRETS = """project: app
+target:
+  env:
+    DATABASE_URL: env:DATABASE_URL
+    LOG_LEVEL: info
+environments:
+  production:
+    target:
+      env: {DATABASE_URL: env:PROD_DATABASE_URL, LOG_LEVEL: warn}
+"""
+
+
+def test_application_secrets_reach_the_github_jobs_that_start_instances(tmp_path, generate):
+    repo = app(tmp_path, **{".bayat/deploy.yml": APP_SECRETS})
+    assert generate("--dir", str(repo)).code == 0
+    jobs = yaml.safe_load((repo / ".github/workflows/deploy.yml").read_text())["jobs"]
+
+    def secrets_of(job: str) -> set[str]:
+        return {name for step in jobs[job]["steps"] for name in (step.get("env") or {})}
+
+    for env, secret in (("development", "DATABASE_URL"), ("production", "PROD_DATABASE_URL")):
+        for job in (f"deploy-{env}", f"verify-{env}", f"rollback-{env}"):
+            assert secret in secrets_of(job), (job, secrets_of(job))
+    assert "PROD_DATABASE_URL" not in secrets_of("deploy-development")
+    assert "LOG_LEVEL" not in secrets_of("deploy-production")  # a plain value, not a secret
+    rollback = yaml.safe_load((repo / ".github/workflows/rollback.yml").read_text())["jobs"]
+    assert any("PROD_DATABASE_URL" in (step.get("env") or {}) for job in rollback.values() for step in job["steps"])
+    proposed = (repo / ".github/workflows/pull-request.yml").read_text()
+    assert "secrets." not in proposed  # a pull request's jobs read no secret
+
+
+def test_a_malformed_application_secret_reference_is_reported_at_its_line(tmp_path, bayat):
+    repo = app(tmp_path, **{".bayat/deploy.yml": "project: app\ntarget:\n  env:\n    DATABASE_URL: env:db-url\n"})
+    result = bayat("policy", "validate", cwd=repo)
+    said = result.stdout + result.stderr
+    assert result.code != 0 and ".bayat/deploy.yml:4" in said and "target.env.DATABASE_URL" in said, said
+    assert "Traceback" not in said

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bayat_deploy.generate.secrets_used import app_secrets
 from bayat_deploy.policy.model import Credentials, DockerImage, Environment, Policy
 
 
@@ -48,6 +49,7 @@ class EnvironmentPlan:
     runner_group: str | None = None
     runner_tags: tuple[str, ...] = ()  # GitLab runner tags of the same jobs
     credentials: Credentials = Credentials()  # how those jobs reach the target
+    app_secrets: tuple[str, ...] = ()  # CI secrets the application's instances get (target.env: env:NAME)
 
     @property
     def oidc(self) -> bool:
@@ -58,6 +60,11 @@ class EnvironmentPlan:
     def target_secrets(self) -> list[str]:
         """Secrets the deploy, verify and rollback steps read to reach the target."""
         return [self.credentials.kubeconfig] if self.credentials.kubeconfig else []
+
+    @property
+    def job_secrets(self) -> list[str]:
+        """Every secret the deploy, verify and rollback steps read: the target's access and the application's."""
+        return sorted(set(self.target_secrets) | set(self.app_secrets))
 
     @property
     def job(self) -> str:
@@ -141,7 +148,7 @@ def _environment(policy: Policy, name: str, env: Environment) -> EnvironmentPlan
         branches=env.deploy_from.branches, tags=env.deploy_from.tags,
         regulated=policy.compliance.regulated or env.tier == "production",
         runner_labels=env.runner.labels, runner_group=env.runner.group, runner_tags=env.runner.tags,
-        credentials=env.credentials,
+        credentials=env.credentials, app_secrets=tuple(app_secrets(env)),
     )
 
 

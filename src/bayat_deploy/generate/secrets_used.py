@@ -31,3 +31,11 @@ def notification_secrets(policy: Policy) -> list[str]:
     if policy.feature_flags.store.token is not None:
         names += _env_names(policy.feature_flags.store.token)
     return sorted(set(names))
+
+
+def app_secrets(environment) -> list[str]:
+    """The CI secrets an environment's application instances get: `target.env` values written `env:NAME`."""
+    from bayat_deploy.policy.types import secret_reference
+
+    values = getattr(environment.target, "env", None) or {}
+    return sorted({ref.target for ref in map(secret_reference, values.values()) if ref and ref.scheme == "env"})

@@ -254,6 +254,19 @@ def ports_do_not_clash(policy: Policy, report: Reporter) -> None:
         used[key] = name
 
 
+def app_secrets_are_references(policy: Policy, report: Reporter) -> None:
+    """`target.env` values written as references (`env:DATABASE_URL`) must be valid ones: the deploy resolves
+    them in the job and the generated pipelines hand the named CI secrets to its deploy jobs."""
+    from bayat_deploy.policy.types import secret_reference
+
+    for _, path, env in _envs(policy):
+        for key, value in (getattr(env.target, "env", None) or {}).items():
+            try:
+                secret_reference(value)
+            except ValueError as exc:
+                report.error(f"{exc}", f"{path}.target.env.{key}", f"target.env.{key}")
+
+
 LOCAL_ENGINE = re.compile(r"^(unix|npipe)://|^tcp://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?/?$")
 
 
@@ -382,6 +395,7 @@ def credentials_reach_the_target(policy: Policy, report: Reporter) -> None:
 
 RULES = (
     environment_names_are_usable,
+    app_secrets_are_references,
     standard_environments_keep_their_tier,
     promotion_order_is_known,
     approvals_match_the_standard,

@@ -275,6 +275,12 @@ class SecretRef:
     __str__ = dump
 
 
+def secret_reference(value: str) -> "SecretRef | None":
+    """`value` as a secret reference when it is written as one (`env:DATABASE_URL`), else None (a plain value)."""
+    scheme, sep, _ = str(value).partition(":")
+    return SecretRef.parse(value) if sep and scheme in _SECRET_SCHEMES else None
+
+
 # RFC 3986 characters, without `$` (GitLab expands $NAME in environment URLs: a URL must not read a CI
 # variable into the environment page) and without quotes, which no URL needs unescaped.
 _URL_CHARACTERS = r"[A-Za-z0-9._~:/?#\[\]@!&()*+,;=%-]"

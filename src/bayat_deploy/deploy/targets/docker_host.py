@@ -209,15 +209,16 @@ class DockerHostTarget(Target):
         if existing and existing.release.version != release.version:
             raise BayatError(f"track {track} already runs {existing.release.version}; abort or promote it first")
         self._ensure_image(release)
+        app_env = self._app_env()  # a missing secret stops the launch before any container starts
         current = existing or Track(track, release)
         known = len(current.instances)
         if count > 1:  # containers start in parallel: a rollback that restarts an old version is that much faster
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(max_workers=min(count, 8)) as pool:
-                current.instances += list(pool.map(lambda _: self._start(release, track), range(count)))
+                current.instances += list(pool.map(lambda _: self._start(release, track, app_env), range(count)))
         else:
-            current.instances += [self._start(release, track) for _ in range(count)]
+            current.instances += [self._start(release, track, app_env) for _ in range(count)]
         self.failpoint("instances-started")
         started = current.instances[known:]
         state.tracks[track] = current
@@ -347,13 +348,32 @@ class DockerHostTarget(Target):
         except docker.errors.APIError as exc:
             raise BayatError(f"cannot pull {release.pinned}: {exc.explanation or exc}") from None
 
-    def _start(self, release: Release, track: str) -> Instance:
+    def _app_env(self) -> dict[str, str]:
+        """`target.env` for the containers, references (`env:DATABASE_URL`) resolved in this job."""
+        from bayat_deploy.policy.types import secret_reference
+        from bayat_deploy.secrets import resolve
+
+        env = {}
+        for key, value in self.spec.env.items():
+            ref = secret_reference(value)
+            if ref is None:
+                env[key] = value
+                continue
+            what = f"environments.{self.environment}.target.env.{key}"
+            resolved = resolve(ref, self.session.context, what=what)
+            if resolved is None:
+                raise BadInput(f"{what}: {ref.dump()} is not set in this job's environment (a CI secret the "
+                               "deploy job must be given; generate-pipeline passes it)")
+            env[key] = resolved
+        return env
+
+    def _start(self, release: Release, track: str, app_env: dict[str, str]) -> Instance:
         import docker
 
         resources = self.env.resources
         labels = {f"{LABEL}.project": self.session.policy.project, f"{LABEL}.environment": self.environment,
                   f"{LABEL}.version": release.version, f"{LABEL}.managed-by": "bayat-deploy"}
-        env = {**self.spec.env, **release.env, "APP_VERSION": release.version,
+        env = {**app_env, **release.env, "APP_VERSION": release.version,
                "APP_ENVIRONMENT": self.environment}
         name = f"bayat-{self.session.policy.project}-{self.environment}-{uuid.uuid4().hex[:10]}"
         try:
