@@ -201,3 +201,76 @@ def test_a_malformed_application_secret_reference_is_reported_at_its_line(tmp_pa
     said = result.stdout + result.stderr
     assert result.code != 0 and ".bayat/deploy.yml:4" in said and "target.env.DATABASE_URL" in said, said
     assert "Traceback" not in said
+
+
+# ---------------------------------------------------------------------------------------------- libraries
+LIBRARIES = {
+    "pypi-lib": ({"pyproject.toml": '[project]\nname = "bayat-utils"\n', "tests/test_x.py": ""},
+                 [{"type": "python-package", "name": "bayat-utils"}]),
+    "npm-lib": ({"package.json": '{"name": "@bayat/ui", "scripts": {"test": "vitest"}}', "pnpm-lock.yaml": ""},
+                [{"type": "npm-package", "name": "@bayat/ui"}]),
+    "terraform-aws-vpc": ({"main.tf": 'resource "aws_vpc" "this" { cidr_block = var.cidr }\n',
+                           "variables.tf": 'variable "cidr" { type = string }\n', "outputs.tf": ""},
+                          [{"type": "terraform-module", "name": "terraform-aws-vpc", "path": "."}]),
+    "charts": ({"charts/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 1.0.0\n"},
+               [{"type": "helm-chart", "name": "web", "path": "charts/web"}]),
+}
+
+
+@pytest.mark.parametrize("name", LIBRARIES)
+def test_a_library_gets_a_release_pipeline_and_no_environments(tmp_path, generate, name):
+    files, artifacts = LIBRARIES[name]
+    repo = make_repo(tmp_path / name, files)
+    written = init_policy(repo, generate)
+    assert written["kind"] == "library" and written["artifacts"] == artifacts, written
+    assert "target" not in written and "environments" not in written
+    assert generate("--dir", str(repo), "--platform", "all").code == 0
+
+    workflow = yaml.safe_load((repo / ".github/workflows/deploy.yml").read_text())
+    assert workflow["name"] == "release" and "inputs" not in (workflow[True]["workflow_dispatch"] or {})
+    assert list(workflow["jobs"]) == ["version", "build", "test", "scan", "release-notes", "publish"]
+    publish = workflow["jobs"]["publish"]
+    assert publish["environment"] == "production"  # its required reviewers approve the release
+    uses = [step.get("uses", "").split("@")[0] for step in publish["steps"]]
+    assert uses.index("bayat/deploy-action/actions/approvals") < uses.index("bayat/deploy-action/actions/gate") \
+        < uses.index("bayat/deploy-action/actions/publish")
+    assert not (repo / ".github/workflows/rollback.yml").exists()
+
+    gitlab = yaml.safe_load((repo / ".gitlab-ci.yml").read_text())
+    jobs = {k for k, v in gitlab.items() if isinstance(v, dict) and "script" in v and not k.startswith(".")}
+    assert jobs == {"version", "build", "test", "release-notes", "scan", "publish", "release"}, jobs
+    assert gitlab["stages"] == ["build", "test", "scan", "publish"]
+    assert gitlab["publish"]["environment"] == {"name": "production", "deployment_tier": "production"}
+    assert gitlab["publish"]["rules"][-1] == {"when": "manual", "allow_failure": False}
+    assert gitlab["publish"]["script"][:3] == ["bayat-deploy approvals record --env production",
+                                               'bayat-deploy gate --env production --version "$BAYAT_VERSION"',
+                                               'bayat-deploy publish --version "$BAYAT_VERSION"']
+
+
+def test_a_root_terraform_configuration_is_applied_not_published(tmp_path, generate):
+    repo = make_repo(tmp_path / "infra", {"main.tf": 'terraform {\n  backend "s3" {}\n}\nprovider "aws" {\n}\n',
+                                           "variables.tf": 'variable "region" {}\n'})
+    written = init_policy(repo, generate)
+    assert "kind" not in written and written["target"]["type"] == "terraform"
+
+
+def test_a_serverless_app_is_not_an_npm_package_to_publish(tmp_path, generate):
+    repo = make_repo(tmp_path / "api", {"serverless.yml": "service: api\n", "Dockerfile": "FROM scratch\n",
+                                        "package.json": '{"name": "api", "scripts": {"test": "jest"}}'})
+    written = init_policy(repo, generate)
+    assert "kind" not in written and written["target"]["type"] == "serverless"
+    assert all(a["type"] != "npm-package" for a in written.get("artifacts", []))
+
+
+def test_a_librarys_release_gate_checks_the_release_not_a_running_environment(tmp_path):
+    from datetime import datetime, timezone
+
+    from bayat_deploy.gates.gate import Gate
+    from tests.versioning.support import session_for, write_policy
+
+    write_policy(tmp_path, "project: utils\nkind: library\nartifacts: [{type: python-package, name: utils}]\n")
+    library = Gate(session_for(tmp_path), "production", version="1.0.0", now=datetime.now(timezone.utc))
+    assert library.checks() == ["tests", "security-scan", "infrastructure", "approvals", "release-notes"]
+    write_policy(tmp_path, "project: web\n")
+    service = Gate(session_for(tmp_path), "production", version="1.0.0", now=datetime.now(timezone.utc))
+    assert {"performance", "change-ticket", "maintenance-window"} <= set(service.checks())

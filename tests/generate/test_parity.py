@@ -88,9 +88,10 @@ def pipeline_facts(jobs: dict, envs: list[str]) -> set[str]:
 def github_facts(repo: Path) -> set[str]:
     text = (repo / ".github" / "workflows" / "deploy.yml").read_text()
     jobs = yaml.safe_load(text)["jobs"]
-    manual = yaml.safe_load((repo / ".github" / "workflows" / "rollback.yml").read_text())
-    triggers = manual.get("on", manual.get(True))
-    manual_envs = triggers["workflow_dispatch"]["inputs"]["environment"]["options"]
+    rollback_file = repo / ".github" / "workflows" / "rollback.yml"
+    manual = yaml.safe_load(rollback_file.read_text()) if rollback_file.exists() else {}
+    triggers = manual.get("on", manual.get(True)) or {}
+    manual_envs = triggers["workflow_dispatch"]["inputs"]["environment"]["options"] if triggers else []
     envs = [name.removeprefix("deploy-") for name in jobs if name.startswith("deploy-")]
     facts = pipeline_facts(jobs, envs)
 
@@ -103,6 +104,11 @@ def github_facts(repo: Path) -> set[str]:
                 found.append((name or step["with"]["command"], step.get("with", {})))
         return found
 
+    publish_env = jobs["publish"].get("environment")
+    if publish_env:
+        made = [name for name, _ in steps("publish")]
+        if made[:3] == ["approvals", "gate", "publish"]:
+            facts.add(f"publish behind the approval and gate of {publish_env}")
     proposed = yaml.safe_load((repo / ".github" / "workflows" / "pull-request.yml").read_text())
     facts.add("pull/merge requests run " + ", ".join(sorted(proposed["jobs"])))
     if ("version", {"command": "tag", "push": True}) in steps("publish"):
@@ -188,6 +194,11 @@ def gitlab_facts(repo: Path) -> set[str]:
                     found.append(match.group(1))
         return found
 
+    publish_env = (jobs["publish"].get("environment") or {}).get("name")
+    if publish_env:
+        made = commands("publish")
+        if [line.split()[0] for line in made[:3]] == ["approvals", "gate", "publish"]:
+            facts.add(f"publish behind the approval and gate of {publish_env}")
     never = {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "when": "never"}
     if {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'} in document["workflow"]["rules"]:
         facts.add("pull/merge requests run " + ", ".join(sorted(
@@ -265,8 +276,12 @@ def compare(github: set[str], gitlab: set[str]) -> list[str]:
 def test_both_platforms_enforce_the_same_gates(rendered, policy):
     github, gitlab = github_facts(rendered[policy]), gitlab_facts(rendered[policy])
     assert compare(github, gitlab) == []
-    environments = load_policy(policy).policy.environments
-    for env in environments:  # every environment is covered, with its gate and both rollbacks
+    loaded = load_policy(policy).policy
+    if loaded.kind == "library":  # published behind production's approval; no environment is deployed
+        assert "publish behind the approval and gate of production" in gitlab
+        assert not any(fact.startswith(tuple(f"{env}:" for env in loaded.environments)) for fact in gitlab), gitlab
+        return
+    for env in loaded.environments:  # every environment is covered, with its gate and both rollbacks
         assert {f"{env}: required-checks gate before deploying", f"{env}: verified", f"{env}: rollback by hand",
                 f"{env}: rollback when the deployment or its verification fails"} <= gitlab, env
 

@@ -16,6 +16,8 @@ from bayat_deploy.gates import approvals as approval_rules
 from bayat_deploy.gates.sources import Source, load, staleness
 
 WINDOW_CHECK = "maintenance-window"
+# checks about the running environment a deployment changes: a library's release (its publish job) has none
+DEPLOYMENT_ONLY = ("performance", "change-ticket", "config")
 RUN_HINTS = {
     "test": "bayat-deploy test", "scan": "bayat-deploy scan", "infrastructure": "bayat-deploy scan",
     "release-notes": "bayat-deploy release-notes", "approvals": "bayat-deploy approvals record",
@@ -54,6 +56,8 @@ class Gate:
 
     def checks(self) -> list[str]:
         names = list(self.env.checks)
+        if self.policy.kind == "library":  # releasing a package changes no running environment
+            return [name for name in names if name not in DEPLOYMENT_ONLY]
         if self.env.maintenance.enforce:
             names.append(WINDOW_CHECK)
         return names

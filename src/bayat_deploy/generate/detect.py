@@ -29,6 +29,7 @@ class Detected:
     charts: list[Path] = field(default_factory=list)  # chart directories
     chart_names: dict[Path, str] = field(default_factory=dict)
     terraform_dirs: list[Path] = field(default_factory=list)
+    terraform_modules: list[Path] = field(default_factory=list)  # reusable modules, published, never applied
     sam_template: Path | None = None
     serverless_file: Path | None = None
     tests: "TestCommand | None" = None  # the test runner the repository uses
@@ -41,6 +42,13 @@ class Detected:
     def is_application(self) -> bool:
         """A repository with a container build deploys a service; without one it publishes a library."""
         return bool(self.dockerfiles)
+
+    @property
+    def is_library(self) -> bool:
+        """Nothing here deploys (no image, no serverless app, no Terraform that is applied): the repository
+        publishes packages, charts or modules."""
+        applied = [d for d in self.terraform_dirs if d not in self.terraform_modules]
+        return not (self.dockerfiles or self.sam_template or self.serverless_file or applied)
 
 
 @dataclass(frozen=True)
@@ -139,11 +147,21 @@ def detect(root: Path) -> Detected:
         found.npm_private = bool(package.get("private"))
         test_script = (package.get("scripts") or {}).get("test", "")
         found.npm_test = bool(test_script) and "no test specified" not in test_script
+    found.terraform_modules = [d for d in found.terraform_dirs if d.parts[:1] == ("modules",)
+                               or is_terraform_module(root / d)]
     found.tests = test_command(root, found)
     if found.dockerfiles:
         found.port = exposed_port(_read(root / found.dockerfiles[0]))
     found.tag_prefix, found.default_branch = _git_facts(root)
     return found
+
+
+def is_terraform_module(folder: Path) -> bool:
+    """A module is configured by its caller: it declares variables and has no backend and no provider
+    configuration of its own (a root configuration that is applied has both)."""
+    text = "\n".join(_read(path) for path in sorted(folder.glob("*.tf")))
+    configured = re.search(r'^\s*backend\s+"', text, re.M) or re.search(r'^\s*provider\s+"[\w-]+"\s*\{', text, re.M)
+    return bool(re.search(r'^\s*variable\s+"', text, re.M)) and not configured
 
 
 def _is_dockerfile(name: str) -> bool:

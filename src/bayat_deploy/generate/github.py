@@ -51,11 +51,10 @@ def render(plan: PipelinePlan, policy, *, action: str = "bayat/deploy-action", r
     context = dict(plan=plan, pins=PINS, action=action, ref=ref, runner=runner,
                    registry_secrets=registry_secrets(policy), notification_secrets=notification_secrets(policy),
                    environment_names=[e.name for e in plan.environments])
-    files = {
-        f"{WORKFLOWS}/{workflow_prefix}deploy.yml": render_template("github/deploy.yml.j2", **context),
-        f"{WORKFLOWS}/{workflow_prefix}rollback.yml": render_template("github/rollback.yml.j2", **context),
-        f"{WORKFLOWS}/{workflow_prefix}pull-request.yml": render_template("github/pull-request.yml.j2", **context),
-    }
+    files = {f"{WORKFLOWS}/{workflow_prefix}deploy.yml": render_template("github/deploy.yml.j2", **context)}
+    if not plan.library:  # a published package is never rolled back: a fixed version supersedes it
+        files[f"{WORKFLOWS}/{workflow_prefix}rollback.yml"] = render_template("github/rollback.yml.j2", **context)
+    files[f"{WORKFLOWS}/{workflow_prefix}pull-request.yml"] = render_template("github/pull-request.yml.j2", **context)
     labels = custom_runner_labels(plan)
     if labels:
         files[".github/actionlint.yaml"] = render_template("github/actionlint.yaml.j2", labels=labels)

@@ -97,6 +97,8 @@ def render(plan: PipelinePlan, policy, *, ref: str = "v1", package: str | None =
                    cache_key=cache_key(ref), environments=environment_jobs(plan), workflow_rules=workflow_rules(plan),
                    registry_secrets=registry_secrets(policy), notification_secrets=notification_secrets(policy),
                    runner_settings=RUNNER_SETTINGS, release_image=RELEASE_IMAGE,
+                   release_gate=EnvironmentJobs(plan.release_environment, "release-notes", False)
+                   if plan.release_environment else None,
                    change_ticket=any(e.change_ticket for e in plan.environments),
                    emergency=any(e.window and e.emergency for e in plan.environments))
     return {PIPELINE_FILE: tidy(render_template("gitlab/gitlab-ci.yml.j2", **context))}

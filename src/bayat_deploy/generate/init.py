@@ -32,16 +32,18 @@ def _artifacts(found: Detected) -> list[Section]:
         if dockerfile.name != "Dockerfile":
             settings.append(("dockerfile", dockerfile.name))
         artifacts.append(Section("docker-image", settings))
-    if found.python and not found.is_application:
+    if found.python and not found.is_application and not found.serverless_file and not found.sam_template:
         artifacts.append(Section("python-package", [("name", slug(found.python_name or found.project))]))
-    if found.npm and not found.npm_private and not found.is_application:
+    # a Serverless or SAM app's package.json / pyproject holds its handlers' dependencies, not a package
+    if found.npm and not found.npm_private and not found.is_application and not found.serverless_file \
+            and not found.sam_template:
         artifacts.append(Section("npm-package", [("name", found.npm_name or found.project)]))
     for chart in found.charts:
         name = found.chart_names.get(chart) or (chart.name if chart != Path(".") else found.project)
         artifacts.append(Section("helm-chart", [("name", slug(name)), ("path", str(chart))]))
-    for folder in found.terraform_dirs:
-        if folder.parts[:1] == ("modules",):
-            artifacts.append(Section("terraform-module", [("name", slug(folder.name)), ("path", str(folder))]))
+    for folder in found.terraform_modules:
+        name = found.project if folder == Path(".") else slug(folder.name)
+        artifacts.append(Section("terraform-module", [("name", name), ("path", str(folder))]))
     # The standard already builds ./Dockerfile as an image named after the project: say nothing then.
     if len(artifacts) == 1 and artifacts[0].type == "docker-image" and artifacts[0].settings == [
             ("name", found.project)]:
@@ -54,9 +56,11 @@ def _target(found: Detected) -> Section | None:
         return Section("serverless", [("framework", "sam"), ("template", str(found.sam_template))])
     if found.serverless_file:
         return Section("serverless", [("framework", "serverless"), ("template", str(found.serverless_file))])
+    if found.is_library:
+        return None
     if found.charts:
         return Section("kubernetes", [("chart", str(found.charts[0]))])
-    infra = [d for d in found.terraform_dirs if d.parts[:1] != ("modules",)]
+    infra = [d for d in found.terraform_dirs if d not in found.terraform_modules]
     if infra and not found.dockerfiles:
         return Section("terraform", [("directory", str(infra[0]))])
     if found.port and found.port != DEFAULT_CONTAINER_PORT:
@@ -78,7 +82,10 @@ def _evidence(found: Detected) -> list[str]:
         lines.append(f"{found.npm} -> npm " + ("application" if found.is_application or found.npm_private
                                                else "package"))
     lines += [f"{p / 'Chart.yaml'} -> Helm chart, Kubernetes target" for p in found.charts]
-    lines += [f"{p}/*.tf -> Terraform" for p in found.terraform_dirs]
+    lines += [f"{p}/*.tf -> Terraform " + ("module (published)" if p in found.terraform_modules else "configuration")
+              for p in found.terraform_dirs]
+    if found.is_library and _artifacts(found):
+        lines.append("no container image, serverless app or applied Terraform -> a library: published, not deployed")
     if found.sam_template:
         lines.append(f"{found.sam_template} -> AWS SAM, serverless target")
     if found.serverless_file:
@@ -102,6 +109,7 @@ def render_policy(root: Path) -> tuple[str, Detected]:
     found = detect(root)
     analysis = [{"name": "ruff", "run": "ruff check ."}] if found.ruff else []
     text = render("init/deploy.yml.j2", schema_url=SCHEMA_ID, project=found.project, evidence=_evidence(found),
+                  library=found.is_library and bool(_artifacts(found)),
                   artifacts=_artifacts(found), target=_target(found), tests=_tests(found),
                   default_branch=found.default_branch if found.default_branch != "main" else None,
                   tag_prefix=found.tag_prefix if found.tag_prefix not in (None, "v") else None,

@@ -101,6 +101,16 @@ class PipelinePlan:
     evidence_dir: str
     has_tests: bool
     extra: dict = field(default_factory=dict)
+    # a library: no environments are deployed; publishing waits for this environment's approval and gate
+    release_environment: EnvironmentPlan | None = None
+
+    @property
+    def library(self) -> bool:
+        return self.release_environment is not None
+
+    @property
+    def workflow_name(self) -> str:
+        return "release" if self.library else "deploy"
 
     def environment(self, name: str) -> EnvironmentPlan:
         return next(e for e in self.environments if e.name == name)
@@ -157,8 +167,13 @@ def build_plan(policy: Policy, policy_path: str = ".bayat/deploy.yml") -> Pipeli
     branches = tuple(dict.fromkeys(b for e in environments for b in e.branches))
     tags = tuple(dict.fromkeys(t for e in environments for t in e.tags))
     tests = policy.tests
+    release_environment = None
+    if policy.kind == "library":  # the registry is the library's production: its approval gates publishing
+        release_environment = next(e for e in reversed(environments) if e.tier == "production")
+        environments = ()
     return PipelinePlan(
         project=policy.project, policy_path=policy_path, environments=environments,
+        release_environment=release_environment,
         images=tuple(a.name or policy.project for a in policy.artifacts if isinstance(a, DockerImage)),
         branches=branches, tags=tags, release_branches=policy.versioning.release_branches,
         evidence_dir=policy.evidence_dir, has_tests=any((tests.unit, tests.integration, tests.e2e)),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from bayat_deploy.errors import BadInput
 from bayat_deploy.policy.model.environment import Environment
@@ -27,6 +27,10 @@ class Policy:
     project: str = f("Project name: lower-case letters, digits and dashes (used in names, namespaces, jobs).",
                      pattern=PROJECT, pattern_hint="lower-case letters, digits and dashes, e.g. my-service")
     description: str = f("One line about the service.", "")
+    kind: Literal["service", "library"] = f(
+        "What the repository delivers. `service`: releases deploy through the environments. `library`: the "
+        "pipeline publishes the packages (PyPI, npm, Helm charts, Terraform modules) behind production's "
+        "approval and required checks, then makes the release; nothing is deployed.", "service")
     team: str = f("Owning team; carried by every alert.", "")
     runbook: Url | None = f("Runbook link carried by every alert.", None)
     source: Url | None = f("Source repository URL (OCI label); default: from the CI environment or git.", None)
