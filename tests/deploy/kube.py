@@ -216,6 +216,7 @@ class FakeCluster:
         self.failing: set[str] = set()  # helm releases whose install fails (pods never ready)
         self.unhealthy: set[str] = set()  # deployments whose rollout status fails
         for prefix, answer in ((["helm", "list"], self.helm_list), (["helm", "upgrade"], self.helm_upgrade),
+                               (["helm", "template"], self.helm_template),
                                (["helm", "uninstall"], self.helm_uninstall), (["helm", "rollback"], self.helm_rollback),
                                (["kubectl", "get", "deployments,services,ingresses"], self.kubectl_get),
                                (["kubectl", "get", "rollout"], self.get_rollout),
@@ -236,6 +237,11 @@ class FakeCluster:
                                values], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(proc.stdout) if d}
+
+    def helm_template(self, argv, _input) -> CommandResult:
+        """`helm template` needs no cluster: the real helm answers it."""
+        proc = subprocess.run([tool("helm"), *argv[1:]], capture_output=True, text=True)
+        return CommandResult(proc.returncode, proc.stdout, proc.stderr)
 
     def helm_upgrade(self, argv, _input) -> CommandResult:
         name, chart, values = argv[3], argv[4], option(argv, "--values")
@@ -488,7 +494,7 @@ class FakeArgoCD:
 
 
 # ---------------------------------------------------------------------------- one environment, end to end
-READS = (["helm", "list"], ["kubectl", "get"])
+READS = (["helm", "list"], ["kubectl", "get"], ["helm", "template"])  # helm template: a local render
 
 
 def release(version: str) -> Release:

@@ -422,3 +422,60 @@ def test_urls_are_the_environment_url_and_in_cluster_services(tmp_path):
     assert k.target.direct_url("candidate") == "http://hello-api-canary.hello-api-staging.svc.cluster.local"
     dev = kube_env(tmp_path / "dev", policy(tmp_path / "dev"), "development")
     assert dev.target.url() == "http://hello-api.hello-api-development.svc.cluster.local"
+
+
+THIRD_PARTY_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Values.fullnameOverride | default .Release.Name }}
+spec:
+  replicas: {{ .Values.replicaCount }}
+  selector:
+    matchLabels:
+      app: {{ .Release.Name }}
+  template:
+    metadata:
+      labels:
+        app: {{ .Release.Name }}
+    spec:
+      containers:
+        - name: app
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+"""
+
+
+def test_a_chart_without_the_track_label_or_restricted_pods_is_refused_before_anything_changes(tmp_path):
+    """A third-party chart (podinfo-like: pods labelled `app` only, no securityContext) would leave the Service
+    selecting no pod after a switch, and the namespace's restricted Pod Security would reject its pods."""
+    k = kube_env(tmp_path, policy(tmp_path), "staging")
+    (k.root / "repo" / "chart" / "templates" / "deployment.yaml").write_text(THIRD_PARTY_DEPLOYMENT)
+    with pytest.raises(BadInput) as refused:
+        k.target.launch(release("1.0.0"), "candidate", 2)
+    message = str(refused.value)
+    assert "nothing was changed" in message
+    assert "Deployment/hello-api-canary: its pods carry no `track: canary` label" in message
+    assert "{{ .Values.track }}" in message
+    for rule in ("runAsNonRoot must be true", "seccompProfile.type must be RuntimeDefault",
+                 "securityContext.allowPrivilegeEscalation must be false",
+                 "securityContext.capabilities.drop must include ALL"):
+        assert f"Deployment/hello-api-canary: container app: {rule}" in message, rule
+    assert not [c for c in k.runner.commands if c[:2] == ["helm", "upgrade"]]
+
+
+def test_the_bundled_chart_keeps_the_contract_for_every_track(tmp_path):
+    from bayat_deploy.deploy.targets.kubernetes import contract
+
+    k = kube_env(tmp_path, policy(tmp_path), "staging")
+    k.target.launch(release("1.0.0"), "candidate", 2)
+    renders = [c for c in k.runner.commands if c[:2] == ["helm", "template"]]
+    assert renders and renders[0][2] == "hello-api-canary"
+    values = renders[0][renders[0].index("--values") + 1]
+    import subprocess
+
+    from tests.support.tools import tool
+
+    manifest = subprocess.run([tool("helm"), "template", "hello-api-canary", str(k.root / "repo" / "chart"),
+                               "--values", values], capture_output=True, text=True, check=True).stdout
+    assert contract.check(manifest, "canary") == []
+    assert contract.check(manifest, "stable")  # rendered for the canary track, it is not the stable one

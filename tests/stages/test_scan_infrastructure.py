@@ -25,7 +25,7 @@ spec:
     matchLabels: {app: demo}
   template:
     metadata:
-      labels: {app: demo}
+      labels: {app: demo, track: {{ .Values.track | default "stable" }}}
     spec:
       securityContext: {runAsNonRoot: true, runAsUser: 20001, runAsGroup: 20001, seccompProfile: {type: RuntimeDefault}}
       containers:
@@ -106,7 +106,11 @@ def test_rendered_manifests_are_scanned_with_each_environments_values(bayat, tmp
                                                                        values="{privileged: true}"))
     result = scan(bayat, repo, trivy_cache)
     assert result.code == 1, result.stdout + result.stderr
-    assert infrastructure(repo)["status"] == "pass"
+    # the namespace's restricted Pod Security would reject the pods: infrastructure fails, and trivy says why too
+    document = infrastructure(repo)
+    assert document["status"] == "fail"
+    assert [f["title"] for f in blocking(document)] == [
+        "production: Deployment/demo: container app: privileged containers are not allowed"]
     [finding] = [f for f in blocking(evidence(repo)) if f["id"] == "KSV-0017"]
     assert finding["file"] == "chart/templates/deployment.yaml"
     assert "rendered with production's values" in finding["detail"]
@@ -170,3 +174,19 @@ def test_bandit_findings_meet_the_same_gate(bayat, tmp_path, trivy_cache, path, 
         [finding] = blocking(evidence(repo))
         assert (finding["id"], finding["tool"], finding["file"], finding["line"]) == ("B602", "bandit", path, 5)
         assert f"{path}:5" in result.stdout
+
+
+def test_a_chart_the_kubernetes_target_cannot_switch_fails_the_infrastructure_check(bayat, tmp_path, trivy_cache):
+    """Pods without the `track` label the traffic switch selects on: found at scan time, per environment."""
+    files = {**CHART, "chart/templates/deployment.yaml": CHART["chart/templates/deployment.yaml"].replace(
+        'labels: {app: demo, track: {{ .Values.track | default "stable" }}}', "labels: {app: demo}")}
+    repo = make_repo(tmp_path, files, policy=KUBERNETES_POLICY.format(environment="staging", values="{}"))
+    result = scan(bayat, repo, trivy_cache)
+    assert result.code == 1, result.stdout + result.stderr
+    document = infrastructure(repo)
+    verdicts = {c["context"]: c["passed"] for c in document["details"]["checks"] if c["check"] == "helm-template"}
+    # only the renders the target deploys are held to the contract, each environment's
+    assert verdicts == {"default values": True, "development": False, "testing": False, "staging": False,
+                        "production": False}, verdicts
+    titles = [f["title"] for f in blocking(document)]
+    assert any("staging: Deployment/" in t and "its pods carry no `track: stable` label" in t for t in titles), titles

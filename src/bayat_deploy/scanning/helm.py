@@ -31,6 +31,7 @@ class Render:
     namespace: str | None = None
     values_files: tuple[str, ...] = ()  # relative to the repository
     values: Mapping[str, Any] = field(default_factory=dict)
+    deployed: bool = False  # the kubernetes target deploys it: the rendered chart must keep its contract
 
     @property
     def described(self) -> str:
@@ -88,6 +89,14 @@ def template(root: Path, chart: str, render: Render, env: Mapping[str, str]) -> 
         check.problems.append(Problem(f"render with {render.described} failed: {message}",
                                       file=file or f"{chart}/Chart.yaml", line=number))
         return check.done("render failed"), None
+    if render.deployed:
+        from bayat_deploy.deploy.targets.kubernetes import contract
+
+        for breach in contract.check(proc.stdout, render.values.get("track", "stable")):
+            check.problems.append(Problem(f"{render.label}: {breach}", file=f"{chart}/templates"))
+        if not check.passed:
+            return check.done(f"rendered with {render.described}, but the kubernetes target cannot deploy it"), \
+                Rendered(chart, render.label, proc.stdout)
     return check.done(f"rendered with {render.described}"), Rendered(chart, render.label, proc.stdout)
 
 

@@ -83,7 +83,8 @@ def discover(root: Path, policy: Policy) -> Infrastructure:
                     label=environment, release=policy.substitute(target.release, environment),
                     namespace=policy.substitute(target.namespace, environment),
                     values_files=tuple(policy.substitute(name, environment) for name in target.values_files),
-                    values=target.values))
+                    # as the stable track's release is installed: its pods must carry this `track` label
+                    values={**target.values, "track": "stable"}, deployed=True))
         elif isinstance(target, Terraform):
             add(found.terraform, policy.substitute(target.directory, environment),
                 f"the terraform target ({environment})", "terraform", "*.tf")

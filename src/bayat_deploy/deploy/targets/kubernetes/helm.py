@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from bayat_deploy.deploy.access import target_env
 from bayat_deploy.deploy.targets.base import Health, Instance, Release, State, Target, Track
@@ -41,7 +42,7 @@ from bayat_deploy.deploy.targets.kubernetes import manifests
 from bayat_deploy.deploy.targets.kubernetes.cluster import ClusterView, build_state
 from bayat_deploy.deploy.targets.kubernetes.tracks import TrackBook
 from bayat_deploy.deploy.targets.kubernetes.values import TRACK_LABELS, ChartValues, Names, write_values
-from bayat_deploy.errors import BayatError
+from bayat_deploy.errors import BadInput, BayatError
 
 
 class KubernetesTarget(Target):
@@ -89,9 +90,22 @@ class KubernetesTarget(Target):
                                        rollout_template=rollout_template)
         path = write_values(self.state_dir / "helm" / f"{name}.yaml", values,
                             f"{name}: {release.version} as {track} in {self.environment} ({replicas} pod(s))")
+        self.check_chart(name, track, path)
         self.runner.check(self.helm("upgrade", "--install", name, self.chart, options=(
             "--create-namespace", "--atomic", "--wait", "--timeout", self.timeout, "--values", str(path))),
                           what=f"{track} release {name}")
+
+    def check_chart(self, name: str, track: str, values: Path) -> None:
+        """Render the release as Helm would install it and refuse a chart the traffic switch or the namespace's
+        Pod Security would break (deploy/targets/kubernetes/contract.py), before anything changes."""
+        from bayat_deploy.deploy.targets.kubernetes import contract
+
+        rendered = self.runner.check(self.helm("template", name, self.chart, options=("--values", str(values))),
+                                     what=f"rendering {name}")
+        breaches = contract.check(rendered.stdout, TRACK_LABELS[track])
+        if breaches:
+            raise BadInput(f"the chart {self.chart} cannot be deployed to {self.environment} as it renders; nothing "
+                           "was changed:\n" + "\n".join(f"  - {breach}" for breach in breaches))
 
     def uninstall(self, track: str) -> None:
         name = self.names.of(track)
