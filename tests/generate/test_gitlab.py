@@ -148,8 +148,12 @@ def test_the_job_graph_is_the_standards(repos):
     assert ('bayat-deploy gate --env production --version "$BAYAT_VERSION" --change-ticket "$CHANGE_TICKET"'
             in jobs["deploy-production"]["script"])
     assert "window-development" not in jobs and "emergency-staging" not in jobs
-    assert set(document["variables"]) == {"BAYAT_DEPLOY_PACKAGE", "CHANGE_TICKET", "BAYAT_EMERGENCY",
-                                          "EMERGENCY_REASON"}
+    assert set(document["variables"]) == {"BAYAT_JOB_IMAGE", "BAYAT_DEPLOY_PACKAGE", "CHANGE_TICKET",
+                                          "BAYAT_EMERGENCY", "EMERGENCY_REASON"}
+    # installing with pip, the jobs run in an image with Python and git (GitLab's default image has neither)
+    assert document[".bayat-deploy"]["image"] == "$BAYAT_JOB_IMAGE"
+    assert document["variables"]["BAYAT_JOB_IMAGE"]["value"] == "python:3.12-bookworm"
+    assert jobs["release"]["image"] == "registry.gitlab.com/gitlab-org/release-cli:v0.24.0"  # pinned, not latest
     assert document["variables"]["BAYAT_EMERGENCY"]["options"] == ["false", "true"]
     assert document["workflow"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'},
                                              {"if": '$CI_COMMIT_BRANCH == "main"'}, {"if": "$CI_COMMIT_TAG =~ /^v.*$/"}]

@@ -28,7 +28,12 @@ from bayat_deploy.generate.secrets_used import notification_secrets, registry_se
 PIPELINE_FILE = ".gitlab-ci.yml"
 RUNNER_SETTINGS = ".gitlab/bayat-deploy.yml"  # the project's own image/tags/services, included when present
 DEPLOYMENT_TIERS = ("production", "staging", "testing", "development")  # GitLab's, besides `other`
-RELEASE_IMAGE = "registry.gitlab.com/gitlab-org/release-cli:latest"
+# The `release:` keyword's tool, pinned to a release (v0.24.0 carries glab 1.58, which GitLab 18 needs);
+# a digest could not be read from here (no registry access), so the tag is the pin
+RELEASE_IMAGE = "registry.gitlab.com/gitlab-org/release-cli:v0.24.0"
+# The jobs' image when no bayat-deploy image is given: Python 3.12 and git, which the bootstrap needs
+# (GitLab's own default image has neither); a CI/CD variable BAYAT_JOB_IMAGE replaces it
+PIP_JOB_IMAGE = "python:3.12-bookworm"
 PACKAGE = "bayat-deploy"
 
 
@@ -96,7 +101,7 @@ def render(plan: PipelinePlan, policy, *, ref: str = "v1", package: str | None =
                    package="" if image and not package else package or package_spec(ref),
                    cache_key=cache_key(ref), environments=environment_jobs(plan), workflow_rules=workflow_rules(plan),
                    registry_secrets=registry_secrets(policy), notification_secrets=notification_secrets(policy),
-                   runner_settings=RUNNER_SETTINGS, release_image=RELEASE_IMAGE,
+                   runner_settings=RUNNER_SETTINGS, release_image=RELEASE_IMAGE, pip_job_image=PIP_JOB_IMAGE,
                    release_gate=EnvironmentJobs(plan.release_environment, "release-notes", False)
                    if plan.release_environment else None,
                    change_ticket=any(e.change_ticket for e in plan.environments),
