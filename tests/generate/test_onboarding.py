@@ -274,3 +274,60 @@ def test_a_librarys_release_gate_checks_the_release_not_a_running_environment(tm
     write_policy(tmp_path, "project: web\n")
     service = Gate(session_for(tmp_path), "production", version="1.0.0", now=datetime.now(timezone.utc))
     assert {"performance", "change-ticket", "maintenance-window"} <= set(service.checks())
+
+
+# ---------------------------------------------------------------------------------------------- SAM
+SAM_TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Timeout: 3
+    Runtime: python3.12
+Resources:
+  HelloWorldFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: hello_world/
+      Handler: app.lambda_handler
+      Events:
+        HelloWorld:
+          Type: Api
+          Properties: {Path: /hello, Method: get}
+Outputs:
+  HelloWorldApi:
+    Value: !Sub "https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod/hello/"
+  HelloWorldFunction:
+    Value: !GetAtt HelloWorldFunction.Arn
+"""
+SAMCONFIG = 'version = 0.1\n[default.deploy.parameters]\nstack_name = "hello"\nregion = "eu-central-1"\n'
+
+
+def test_a_sam_app_gets_its_real_function_and_region_and_a_dockerfile_for_its_zip_code(tmp_path, generate):
+    """The Dockerfile is checked as text: its base image (public.ecr.aws/lambda/python) cannot be pulled here."""
+    repo = make_repo(tmp_path / "hello-sam", {"template.yaml": SAM_TEMPLATE, "samconfig.toml": SAMCONFIG,
+                                              "hello_world/app.py": "def lambda_handler(event, context):\n"
+                                                                    "    return {'statusCode': 200}\n",
+                                              "hello_world/requirements.txt": "requests\n"})
+    result = generate("init", "--dir", str(repo))
+    assert result.code == 0, result.stderr
+    assert f"wrote {repo / 'Dockerfile'}" in result.stdout
+    written = yaml.safe_load((repo / ".bayat/deploy.yml").read_text())
+    assert written["target"] == {"type": "serverless", "framework": "sam", "template": "template.yaml",
+                                 "function": "HelloWorldFunction", "region": "eu-central-1"}
+    assert "artifacts" not in written  # the standard's image from ./Dockerfile, which init wrote
+    dockerfile = (repo / "Dockerfile").read_text()
+    assert "FROM public.ecr.aws/lambda/python:3.12\n" in dockerfile
+    assert "COPY hello_world/ ${LAMBDA_TASK_ROOT}/\n" in dockerfile and 'CMD ["app.lambda_handler"]' in dockerfile
+    from bayat_deploy.generate.detect import detect
+
+    assert detect(repo).dockerfiles == [Path("Dockerfile")]  # the build stage now has its image to build
+
+
+def test_a_sam_app_with_a_runtime_without_a_base_image_is_told_what_to_add(tmp_path, generate):
+    template = SAM_TEMPLATE.replace("Runtime: python3.12", "Runtime: provided.al2023")
+    repo = make_repo(tmp_path / "go-sam", {"template.yaml": template})
+    result = generate("init", "--dir", str(repo))
+    assert result.code == 0 and not (repo / "Dockerfile").exists()
+    assert "no Lambda base image for runtime provided.al2023: add a Dockerfile" in \
+        (repo / ".bayat/deploy.yml").read_text()

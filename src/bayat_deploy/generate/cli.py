@@ -28,8 +28,9 @@ def _init(args: argparse.Namespace) -> int:
     from bayat_deploy.generate.init import init
 
     written = init(args.dir, force=args.force)
-    print(f"wrote {written}")
-    print(f"next: bayat-deploy policy show --policy {written}")
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: bayat-deploy policy show --policy {written[0]}")
     return 0
 
 

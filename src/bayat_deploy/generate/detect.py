@@ -6,6 +6,10 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bayat_deploy.generate.sam import SamApp
 
 SKIP_DIRS = {".git", "node_modules", ".venv", "venv", ".tox", "__pycache__", ".terraform", "dist", "build",
              ".bayat", "vendor"}
@@ -32,6 +36,7 @@ class Detected:
     terraform_modules: list[Path] = field(default_factory=list)  # reusable modules, published, never applied
     sam_template: Path | None = None
     serverless_file: Path | None = None
+    sam: "SamApp | None" = None  # what the SAM template declares
     tests: "TestCommand | None" = None  # the test runner the repository uses
     tag_prefix: str | None = None  # of the release tags already there (None: no release tags)
     default_branch: str = "main"
@@ -149,6 +154,10 @@ def detect(root: Path) -> Detected:
         found.npm_test = bool(test_script) and "no test specified" not in test_script
     found.terraform_modules = [d for d in found.terraform_dirs if d.parts[:1] == ("modules",)
                                or is_terraform_module(root / d)]
+    if found.sam_template is not None:
+        from bayat_deploy.generate.sam import read_sam
+
+        found.sam = read_sam(root, found.sam_template)
     found.tests = test_command(root, found)
     if found.dockerfiles:
         found.port = exposed_port(_read(root / found.dockerfiles[0]))

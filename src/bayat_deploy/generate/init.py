@@ -53,7 +53,12 @@ def _artifacts(found: Detected) -> list[Section]:
 
 def _target(found: Detected) -> Section | None:
     if found.sam_template:
-        return Section("serverless", [("framework", "sam"), ("template", str(found.sam_template))])
+        settings: list[tuple[str, object]] = [("framework", "sam"), ("template", str(found.sam_template))]
+        if found.sam and found.sam.function:
+            settings.append(("function", found.sam.function.logical_id))
+        if found.sam and found.sam.region:
+            settings.append(("region", found.sam.region))
+        return Section("serverless", settings)
     if found.serverless_file:
         return Section("serverless", [("framework", "serverless"), ("template", str(found.serverless_file))])
     if found.is_library:
@@ -88,6 +93,19 @@ def _evidence(found: Detected) -> list[str]:
         lines.append("no container image, serverless app or applied Terraform -> a library: published, not deployed")
     if found.sam_template:
         lines.append(f"{found.sam_template} -> AWS SAM, serverless target")
+        function = found.sam.function if found.sam else None
+        if function:
+            lines.append(f"{found.sam_template}: function {function.logical_id} ({function.package_type}"
+                         + (f", {function.runtime}" if function.runtime else "") + ") gets the traffic shifts")
+        if found.sam and found.sam.region:
+            lines.append(f"samconfig: region {found.sam.region}")
+        planned = lambda_dockerfile(found)
+        if planned:
+            lines.append(f"no Dockerfile: init writes one on {function.base_image}, as the serverless target "
+                         "deploys container images")
+        elif function and not found.dockerfiles:
+            lines.append(f"no Dockerfile, and no Lambda base image for runtime {function.runtime or '?'}: add a "
+                         "Dockerfile (the serverless target deploys container images)")
     if found.serverless_file:
         lines.append(f"{found.serverless_file} -> Serverless Framework, serverless target")
     if found.port:
@@ -100,6 +118,19 @@ def _evidence(found: Detected) -> list[str]:
     if found.default_branch != "main":
         lines.append(f"default branch {found.default_branch} -> releases and deployments come from it")
     return lines or ["nothing deployable yet: the standard's defaults (a container image from ./Dockerfile)"]
+
+
+def lambda_dockerfile(found: Detected) -> str | None:
+    """The Dockerfile a SAM app with zip code and no Dockerfile of its own gets, or None."""
+    from bayat_deploy.generate.sam import SamFunction, dockerfile
+
+    function = found.sam.function if found.sam else None
+    if found.dockerfiles or function is None or function.package_type != "Zip" or not function.base_image:
+        return None
+    folder = found.sam.template.parent
+    code = (folder / function.code_uri).as_posix() if folder != Path(".") else function.code_uri
+    return dockerfile(SamFunction(function.logical_id, function.package_type, function.runtime, function.handler,
+                                  code))
 
 
 def render_policy(root: Path) -> tuple[str, Detected]:
@@ -117,7 +148,8 @@ def render_policy(root: Path) -> tuple[str, Detected]:
     return text, found
 
 
-def init(root: Path, *, force: bool = False) -> Path:
+def init(root: Path, *, force: bool = False) -> list[Path]:
+    """Write the policy (and, for a SAM app with zip code, its Dockerfile); the files written."""
     from bayat_deploy.errors import PolicyError
     from bayat_deploy.fsutil import write_atomic
     from bayat_deploy.policy.loader import build_policy
@@ -128,14 +160,23 @@ def init(root: Path, *, force: bool = False) -> Path:
     target = root / POLICY_PATH
     if target.exists() and not force:
         raise BadInput(f"{target} already exists; pass --force to overwrite it")
-    text, _ = render_policy(root)
+    text, found = render_policy(root)
     try:  # never write a policy that would not validate
         build_policy(load_text(text, str(target)), target)
     except PolicyError as exc:  # pragma: no cover - would be a bug in the template
         raise BadInput("the generated policy does not validate (a bug, please report it):\n"
                        + "\n".join(exc.lines())) from None
-    try:
-        write_atomic(target, text)
-    except OSError as exc:
-        raise BadInput(f"cannot write {target}: {exc.strerror or exc}") from None
-    return target
+    files = {target: text}
+    lambda_image = lambda_dockerfile(found)
+    if lambda_image and not (root / "Dockerfile").exists():
+        files[root / "Dockerfile"] = lambda_image
+    written = []
+    for path, content in files.items():
+        try:
+            write_atomic(path, content)
+        except OSError as exc:
+            for done in written:  # all or nothing
+                done.unlink(missing_ok=True)
+            raise BadInput(f"cannot write {path}: {exc.strerror or exc}") from None
+        written.append(path)
+    return written
