@@ -13,9 +13,9 @@ from bayat_deploy.policy.model.stages import (SECTIONS, Build, Command, Config, 
                                               DockerImage, HelmChart, NpmPackage, OsPackage, Performance,
                                               PythonPackage, Registry, ReleaseNotes, Retention, Scan, Signing,
                                               TerraformModule, Tests, TestSuite, Versioning)
-from bayat_deploy.policy.model.strategies import (STRATEGY_TYPES, BlueGreen, Canary, CanaryStep, FeatureFlags,
+from bayat_deploy.policy.model.strategies import (BlueGreen, Canary, CanaryStep, FeatureFlags,
                                                   Rolling)
-from bayat_deploy.policy.model.targets import (TARGET_TYPES, Ansible, DockerHost, GitOps, Kubernetes, Resources,
+from bayat_deploy.policy.model.targets import (Ansible, DockerHost, GitOps, Kubernetes, Resources,
                                                ResourceQuota, Serverless, Terraform)
 
 __all__ = [name for name in dir() if not name.startswith("_")]

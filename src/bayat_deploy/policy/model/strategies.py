@@ -65,4 +65,3 @@ class FeatureFlags:
 
 
 Strategy = Union[Rolling, BlueGreen, Canary, FeatureFlags]
-STRATEGY_TYPES = ("rolling", "blue-green", "canary", "feature-flags")

@@ -128,7 +128,6 @@ class Terraform:
 
 
 Target = Union[DockerHost, Kubernetes, Serverless, Terraform]
-TARGET_TYPES = ("docker-host", "kubernetes", "serverless", "terraform")
 
 
 @dataclass(frozen=True, kw_only=True)
