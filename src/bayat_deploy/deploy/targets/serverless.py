@@ -279,7 +279,7 @@ class ServerlessTarget(Target):
             configuration = self._configuration(version)
 
     def _invoke(self, version: str) -> Health:
-        path = next((t.path for t in self.env.verify.smoke_tests if "health" in t.name), "/health")
+        path = self.env.verify.health_path
         self.state_dir.mkdir(parents=True, exist_ok=True)
         response = self.state_dir / f"health-{version}.json"
         response.unlink(missing_ok=True)

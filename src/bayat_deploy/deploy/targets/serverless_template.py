@@ -147,7 +147,7 @@ def template_context(session, environment: str, *, codedeploy: bool = False) -> 
     policy = session.policy
     env = policy.environment(environment)
     spec = env.target
-    health = next((t.path for t in env.verify.smoke_tests if "health" in t.name), "/health")
+    health = env.verify.health_path
     return TemplateContext(
         project=policy.project, environment=environment, function=spec.function,
         function_name=policy.substitute(spec.function_name, environment), alias=spec.alias,

@@ -25,7 +25,7 @@ APP_PORT = 8080
 
 def _context(session, environment: str) -> dict:
     env = session.policy.environment(environment)
-    health = next((t.path for t in env.verify.smoke_tests if "health" in t.name), "/health")
+    health = env.verify.health_path
     return {"project": session.policy.project, "environment": environment, "app_port": APP_PORT,
             "health_path": health}
 

@@ -158,6 +158,12 @@ class Verify:
     deadline: Duration = f("All verification must finish within this.", Duration(120))
     parallel: int = f("Smoke tests run at once.", 4, minimum=1, maximum=64)
 
+    @property
+    def health_path(self) -> str:
+        """What a platform's own health check requests (a load balancer's, Lambda's): the path of the smoke test
+        named for health, else /health."""
+        return next((test.path for test in self.smoke_tests if "health" in test.name), "/health")
+
 
 @dataclass(frozen=True, kw_only=True)
 class Analysis:
