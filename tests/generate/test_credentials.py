@@ -6,7 +6,6 @@ workflow schema and zizmor (default persona, no findings), and the GitLab pipeli
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import yaml
 from bayat_deploy.generate.github import PINS
 from bayat_deploy.generate.render import render_files, write
 from bayat_deploy.policy.loader import load_policy
-from tests.support.tools import actionlint, tool
+from tests.support.lint import assert_gitlab_passes, assert_workflows_pass
 
 ROLE = "arn:aws:iam::123456789012:role/deploy-{environment}"
 POLICIES = {
@@ -82,18 +81,8 @@ def step_env(job: dict, action: str) -> dict:
 @pytest.mark.parametrize("kind", list(POLICIES))
 def test_workflows_pass_actionlint_the_schema_and_zizmor(tmp_path, kind):
     repo, _ = render(tmp_path, kind)
-    workflows = sorted(str(p) for p in (repo / ".github" / "workflows").glob("*.yml"))
-    lint = subprocess.run(actionlint(repo, *workflows), capture_output=True, text=True)
-    assert lint.returncode == 0, lint.stdout + lint.stderr
-    schema = subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *workflows],
-                            capture_output=True, text=True)
-    assert schema.returncode == 0, schema.stdout + schema.stderr
-    audit = subprocess.run([tool("zizmor"), "--offline", "--format", "json", str(repo / ".github" / "workflows")],
-                           capture_output=True, text=True, cwd=repo)
-    assert json.loads(audit.stdout or "[]") == [], audit.stdout
-    gitlab = subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci",
-                             str(repo / ".gitlab-ci.yml")], capture_output=True, text=True)
-    assert gitlab.returncode == 0, gitlab.stdout + gitlab.stderr
+    assert_workflows_pass(repo)
+    assert_gitlab_passes(repo / ".gitlab-ci.yml")
 
 
 def test_id_token_write_only_on_the_jobs_that_log_in_to_a_cloud(tmp_path):

@@ -3,7 +3,6 @@ example and every policy of the corpus, and their job graph is the standard's.""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -16,7 +15,8 @@ from bayat_deploy.generate.github import PINS
 from bayat_deploy.generate.render import drift, render_files, write
 from bayat_deploy.policy.loader import load_policy
 from tests.conftest import REPO
-from tests.support.tools import actionlint, tool
+from tests.support.lint import assert_workflows_pass
+from tests.support.tools import tool
 
 CORPUS = sorted((REPO / "tests" / "policy" / "corpus" / "ok").glob("*.yml"))
 EXAMPLE = REPO / "examples" / "hello-api" / ".bayat" / "deploy.yml"
@@ -43,17 +43,7 @@ def workflow(repo: Path, name: str = "deploy.yml") -> dict:
 
 @pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.parent.parent.name if p == EXAMPLE else p.stem)
 def test_workflows_pass_actionlint_schema_and_zizmor(repos, policy):
-    repo = repos[policy]
-    files = sorted(str(p) for p in (repo / ".github" / "workflows").glob("*.yml"))
-    lint = subprocess.run(actionlint(repo, *files), capture_output=True, text=True)
-    assert lint.returncode == 0, lint.stdout + lint.stderr
-    schema = subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files],
-                            capture_output=True, text=True)
-    assert schema.returncode == 0, schema.stdout + schema.stderr
-    audit = subprocess.run([tool("zizmor"), "--offline", "--format", "json", "--min-severity", "medium",
-                            str(repo / ".github" / "workflows")], capture_output=True, text=True, cwd=repo)
-    findings = json.loads(audit.stdout or "[]")
-    assert findings == [], [f"{f['ident']}: {f['desc']}" for f in findings]
+    assert_workflows_pass(repos[policy], min_severity="medium")
 
 
 def test_every_action_passes_the_action_schema_and_describes_every_input():

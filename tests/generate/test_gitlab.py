@@ -25,7 +25,7 @@ from bayat_deploy.generate.render import drift, render_files, write
 from bayat_deploy.generate.secrets_used import notification_secrets, registry_secrets
 from bayat_deploy.policy.loader import load_policy
 from tests.conftest import REPO
-from tests.support.tools import tool
+from tests.support.lint import assert_gitlab_passes
 
 CORPUS = sorted((REPO / "tests" / "policy" / "corpus" / "ok").glob("*.yml"))
 EXAMPLE = REPO / "examples" / "hello-api" / ".bayat" / "deploy.yml"
@@ -71,15 +71,9 @@ def jobs_of(document: dict) -> dict:
     return {name: job for name, job in document.items() if name not in TOP_LEVEL and not name.startswith(".")}
 
 
-def schema_check(*paths: Path) -> None:
-    checked = subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", *map(str, paths)],
-                             capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-
-
 # ------------------------------------------------------------------------------------ the generated pipeline
 def test_the_pipelines_pass_the_gitlab_ci_schema(repos):
-    schema_check(*(repo / ".gitlab-ci.yml" for repo in repos.values()))
+    assert_gitlab_passes(*(repo / ".gitlab-ci.yml" for repo in repos.values()))
 
 
 def test_the_job_graph_is_the_standards(repos):
@@ -373,7 +367,7 @@ def test_components_pass_the_gitlab_ci_schema(tmp_path):
             target = tmp_path / f"{path.stem}.{kind}.yml"
             target.write_text(yaml.safe_dump(document, sort_keys=False))
             files.append(target)
-    schema_check(*files)
+    assert_gitlab_passes(*files)
     assert {p.stem for p in COMPONENTS} == STAGE_COMPONENTS
 
 

@@ -19,7 +19,7 @@ import yaml
 
 from tests.conftest import BIN
 from tests.generate.test_init import make_repo
-from tests.support.tools import actionlint, tool
+from tests.support.lint import assert_gitlab_passes, assert_workflows_pass
 
 PY_SERVICE = {
     "Dockerfile": "FROM python:3.12-slim\nEXPOSE 8000\nCMD [\"gunicorn\", \"app:app\"]\n",
@@ -132,18 +132,8 @@ def test_init_writes_the_policy_a_maintainer_would_keep(onboarded, name):
 @pytest.mark.parametrize("name", CORPUS)
 def test_the_generated_pipelines_pass_the_linters_and_the_schemas(onboarded, name):
     repo = onboarded[name]
-    workflows = sorted(str(p) for p in (repo / ".github" / "workflows").glob("*.yml"))
-    lint = subprocess.run(actionlint(repo, *workflows), capture_output=True, text=True)
-    assert lint.returncode == 0, lint.stdout + lint.stderr
-    schema = subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *workflows],
-                            capture_output=True, text=True)
-    assert schema.returncode == 0, schema.stdout + schema.stderr
-    audit = subprocess.run([tool("zizmor"), "--offline", "--format", "json", "--min-severity", "medium",
-                            str(repo / ".github" / "workflows")], capture_output=True, text=True, cwd=repo)
-    assert json.loads(audit.stdout or "[]") == [], audit.stdout
-    gitlab = subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci",
-                             str(repo / ".gitlab-ci.yml")], capture_output=True, text=True)
-    assert gitlab.returncode == 0, gitlab.stdout + gitlab.stderr
+    assert_workflows_pass(repo)
+    assert_gitlab_passes(repo / ".gitlab-ci.yml")
     names = {p.name for p in (repo / ".github" / "workflows").glob("*.yml")}
     library = CORPUS[name][3].get("kind") == "library"
     assert names == ({"deploy.yml", "pull-request.yml"} | (set() if library else {"rollback.yml"}))
