@@ -306,3 +306,37 @@ def test_emergency_inside_a_window_records_nothing(gate_repo):
                            "--reason", "INC-10", "--approved-by", "alice")
     assert result.code == 0 and "no override recorded" in result.stdout
     assert gate_repo.records("production") == []
+
+
+# ---------------------------------------------------------------------------------------------- announcements
+@pytest.mark.parametrize("at,due", [
+    ("2026-03-28T00:59:59Z", False),  # 24h + 1s before the opening (Sun 03:00 CEST = 01:00 UTC): not yet
+    ("2026-03-28T01:00:00Z", True),   # exactly announce_before ahead
+    ("2026-03-28T01:59:59Z", True),   # the hourly run after that moment still finds it due
+    ("2026-03-28T02:00:00Z", False),  # an hour later: the run before already announced it
+])
+def test_each_opening_is_announced_by_exactly_one_run_of_the_schedule(gate_repo, at, due):
+    from bayat_deploy.gates.window import announcement_due, parse_instant
+    from tests.versioning.support import session_for
+
+    gate_repo.policy(berlin_policy())
+    maintenance = session_for(gate_repo.root).policy.environment("production").maintenance
+    opening = announcement_due(maintenance, parse_instant(at), every=3600)
+    assert (opening is not None) == due
+    if due:
+        assert opening.start.isoformat() == "2026-03-29T03:00:00+02:00"
+
+
+def test_window_announce_tells_the_routes_once_and_otherwise_says_when(gate_repo, receiver):
+    policy = berlin_policy()
+    policy["notifications"] = {"routes": [{"name": "ops", "type": "webhook", "url": receiver.url}]}
+    gate_repo.policy(policy)
+    early = gate_repo.run("window", "announce", "--env", "production", "--at", "2026-03-27T12:00Z")
+    assert early.code == 0 and "no announcement due" in early.stdout, early.stdout + early.stderr
+    assert "is announced from 2026-03-28 01:00 UTC" in early.stdout and not receiver.received
+    due = gate_repo.run("window", "announce", "--env", "production", "--at", "2026-03-28T01:30Z")
+    assert due.code == 0 and "announced Sun 2026-03-29 03:00 CEST" in due.stdout, due.stdout + due.stderr
+    [message] = receiver.received
+    assert "Maintenance of production" in json.dumps(message) and "2026-03-29T03:00:00+02:00" in json.dumps(message)
+    development = gate_repo.run("window", "announce", "--env", "development")
+    assert development.code == 0 and "nothing to announce" in development.stdout

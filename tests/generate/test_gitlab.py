@@ -39,10 +39,12 @@ TYPES = {"string": str, "boolean": bool, "number": (int, float), "array": list}
 # The clauses of the standard a job's comment may name (its section headings).
 CLAUSES = ("Deployment Pipeline", "Approval Gates", "Required Checks", "Versioning", "Version Tracking",
            "Release Notes", "Post-Deployment Verification", "Rollback Procedures", "Maintenance Windows",
-           "Emergency Maintenance", "Monitoring and Alerting", "Configuration Validation", "Automated Testing")
+           "Emergency Maintenance", "Monitoring and Alerting", "Configuration Validation", "Automated Testing",
+           "Maintenance Procedures")
 TOP_LEVEL = {"include", "workflow", "stages", "variables", "default", "spec"}
 
 MERGE_REQUEST_NEVER = {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "when": "never"}
+SCHEDULE_NEVER = {"if": '$CI_PIPELINE_SOURCE == "schedule"', "when": "never"}
 
 
 def policy_id(policy: Path) -> str:
@@ -115,22 +117,30 @@ def test_the_job_graph_is_the_standards(repos):
             assert jobs[name]["rules"][0] == MERGE_REQUEST_NEVER, name
     for name in ("publish", "release", "release-notes", "window-production", "emergency-production"):
         assert jobs[name]["rules"][0] == MERGE_REQUEST_NEVER, name
-    for name in ("version", "build", "test", "scan"):
-        assert "rules" not in jobs[name], name
+    for name in ("version", "build", "test", "scan"):  # they run for merge requests, never on the schedule
+        assert jobs[name]["rules"] == [SCHEDULE_NEVER, {"when": "on_success"}], name
+    for name in ("publish", "deploy-development", "rollback-production-manual"):
+        assert jobs[name]["rules"][1] == SCHEDULE_NEVER, name
+    # the hourly schedule runs only the maintenance announcements, one job per announced environment
+    assert {"if": '$CI_PIPELINE_SOURCE == "schedule"'} in document["workflow"]["rules"]
+    for env in ("staging", "production"):
+        assert jobs[f"announce-{env}"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+        assert jobs[f"announce-{env}"]["script"] == [f"bayat-deploy window announce --env {env} --every 1h"]
     # development deploys by itself; the others wait for their protected environment's approval
-    assert jobs["deploy-development"]["rules"] == [MERGE_REQUEST_NEVER, {"when": "on_success"}]
+    assert jobs["deploy-development"]["rules"] == [MERGE_REQUEST_NEVER, SCHEDULE_NEVER, {"when": "on_success"}]
     for env in environments[1:]:
         assert jobs[f"deploy-{env}"]["rules"][-1] == {"when": "manual", "allow_failure": False}
         assert jobs[f"deploy-{env}"]["script"][0] == f"bayat-deploy approvals record --env {env}"
     # production: deploy freeze, window or emergency (its own approval environment), change ticket
     freeze = {"if": '$CI_DEPLOY_FREEZE && $BAYAT_EMERGENCY != "true"', "when": "never"}
     for name in ("deploy-production", "verify-production", "rollback-production"):
-        assert jobs[name]["rules"][1] == freeze, name
-    assert jobs["window-production"]["rules"] == [MERGE_REQUEST_NEVER, {"if": '$BAYAT_EMERGENCY == "true"', "when": "never"},
+        assert jobs[name]["rules"][2] == freeze, name
+    assert jobs["window-production"]["rules"] == [MERGE_REQUEST_NEVER, SCHEDULE_NEVER,
+                                                   {"if": '$BAYAT_EMERGENCY == "true"', "when": "never"},
                                                    {"if": "$CI_DEPLOY_FREEZE", "when": "never"},
                                                    {"when": "on_success"}]
     emergency = jobs["emergency-production"]
-    assert emergency["rules"] == [MERGE_REQUEST_NEVER,
+    assert emergency["rules"] == [MERGE_REQUEST_NEVER, SCHEDULE_NEVER,
                                   {"if": '$BAYAT_EMERGENCY == "true"', "when": "manual", "allow_failure": False}]
     assert emergency["environment"] == {"name": "production-emergency", "deployment_tier": "other"}
     assert emergency["script"] == [
@@ -150,6 +160,7 @@ def test_the_job_graph_is_the_standards(repos):
     assert jobs["release"]["image"] == "registry.gitlab.com/gitlab-org/release-cli:v0.24.0"  # pinned, not latest
     assert document["variables"]["BAYAT_EMERGENCY"]["options"] == ["false", "true"]
     assert document["workflow"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'},
+                                             {"if": '$CI_PIPELINE_SOURCE == "schedule"'},
                                              {"if": '$CI_COMMIT_BRANCH == "main"'}, {"if": "$CI_COMMIT_TAG =~ /^v.*$/"}]
 
 

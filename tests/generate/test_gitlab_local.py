@@ -189,6 +189,9 @@ def pipeline(tmp_path_factory, registry, trivy_db):
         assert generated.returncode == 0, generated.stderr
         repo.commit("feat: the hello service")
         context["run"].fresh_runners = []
+        # the jobs have an `image:` (BAYAT_JOB_IMAGE), which --force-shell-executor runs on this machine with
+        # CI_PROJECT_DIR=/builds/<path>; their directory is the job's own, where they run
+        context["run"].variables["CI_PROJECT_DIR"] = "."
         yield context
 
 
@@ -238,8 +241,11 @@ def test_the_example_pipeline_deploys_development_then_rolls_a_broken_release_ba
     assert serving(pipeline["port"]) == "0.1.0"
     records = [json.loads(line) for line in (pipeline["base"] / "state" / "development" / "records.jsonl")
                .read_text().splitlines()]
-    assert [(r["action"], r["version"], r["outcome"]) for r in records][-2:] == [
-        ("deploy", "0.1.1", "succeeded"), ("rollback", "0.1.0", "succeeded")]
+    # each attempt written ahead (in-progress), then its result pointing back at it
+    assert [(r["action"], r["version"], r["outcome"]) for r in records][-4:] == [
+        ("deploy", "0.1.1", "in-progress"), ("deploy", "0.1.1", "succeeded"),
+        ("rollback", "0.1.0", "in-progress"), ("rollback", "0.1.0", "succeeded")]
+    assert [r["details"].get("attempt") for r in records[-4:]][1::2] == [r["id"] for r in records[-4:]][0::2]
     assert "verification failed: home: GET /: status 500" in job_log(second.stdout, "verify-development")
     # a third machine (a fresh clone, a fresh HOME) on the host reads the whole story from the target's state
     third = pipeline["base"] / "third-machine"

@@ -136,4 +136,5 @@ def test_the_generated_pipelines_pass_the_linters_and_the_schemas(onboarded, nam
     assert_gitlab_passes(repo / ".gitlab-ci.yml")
     names = {p.name for p in (repo / ".github" / "workflows").glob("*.yml")}
     library = CORPUS[name][3].get("kind") == "library"
-    assert names == ({"deploy.yml", "pull-request.yml"} | (set() if library else {"rollback.yml"}))
+    # a service also rolls back by hand and announces its maintenance windows; a library does neither
+    assert names == ({"deploy.yml", "pull-request.yml"} | (set() if library else {"rollback.yml", "maintenance.yml"}))

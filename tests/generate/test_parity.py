@@ -109,6 +109,14 @@ def github_facts(repo: Path) -> set[str]:
         made = [name for name, _ in steps("publish")]
         if made[:3] == ["approvals", "gate", "publish"]:
             facts.add(f"publish behind the approval and gate of {publish_env}")
+    maintenance_file = repo / ".github" / "workflows" / "maintenance.yml"
+    if maintenance_file.exists():
+        scheduled = yaml.safe_load(maintenance_file.read_text())
+        for name, job in scheduled["jobs"].items():
+            announce = [s for s in job["steps"] if s.get("uses", "").startswith("bayat/deploy-action/actions/window")
+                        and s["with"].get("command") == "announce"]
+            if (scheduled.get("on") or scheduled[True]).get("schedule") and announce:
+                facts.add(f"{announce[0]['with']['environment']}: maintenance announced on a schedule")
     proposed = yaml.safe_load((repo / ".github" / "workflows" / "pull-request.yml").read_text())
     facts.add("pull/merge requests run " + ", ".join(sorted(proposed["jobs"])))
     if ("version", {"command": "tag", "push": True}) in steps("publish"):
@@ -199,10 +207,12 @@ def gitlab_facts(repo: Path) -> set[str]:
         made = commands("publish")
         if [line.split()[0] for line in made[:3]] == ["approvals", "gate", "publish"]:
             facts.add(f"publish behind the approval and gate of {publish_env}")
-    never = {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"', "when": "never"}
     if {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'} in document["workflow"]["rules"]:
         facts.add("pull/merge requests run " + ", ".join(sorted(
-            name for name, job in jobs.items() if not name.startswith(".") and never not in job.get("rules", []))))
+            name for name, job in jobs.items() if not name.startswith(".") and runs_for(job, MERGE_REQUEST))))
+    facts |= {f"{name.removeprefix('announce-')}: maintenance announced on a schedule" for name, job in jobs.items()
+              if name.startswith("announce-") and job["rules"] == [{"if": SCHEDULE}]
+              and any("window announce --env" in line for line in job["script"])}
     if "version tag --push" in commands("publish"):
         facts.add("release tag pushed after publishing")
     for env in envs:
@@ -265,6 +275,22 @@ def gitlab_facts(repo: Path) -> set[str]:
                                                            for line in commands(f"rollback-{env}-manual")):
             facts.add(f"{env}: rollback by hand")
     return facts
+
+
+MERGE_REQUEST = '$CI_PIPELINE_SOURCE == "merge_request_event"'
+SCHEDULE = '$CI_PIPELINE_SOURCE == "schedule"'
+
+
+def runs_for(job: dict, source: str) -> bool:
+    """Does a GitLab job run in a pipeline whose only distinguishing condition is `source`? (The first rule
+    that matches decides: an `if:` matches only when it is `source` itself; a rule without `if:` always.)"""
+    if "rules" not in job:
+        return job.get("when") != "never"
+    for rule in job["rules"]:
+        if "if" in rule and rule["if"] != source:
+            continue
+        return rule.get("when") != "never"
+    return False
 
 
 def compare(github: set[str], gitlab: set[str]) -> list[str]:

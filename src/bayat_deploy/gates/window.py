@@ -217,6 +217,25 @@ def upcoming_openings(windows, instant: datetime, count: int = 1) -> list[Openin
     return sorted(found, key=lambda o: (o.start, o.index))[:count]
 
 
+def announced_from(opening: Opening, maintenance) -> datetime:
+    """When an opening's announcement falls due: announce_before of elapsed time ahead (in UTC, so a DST change
+    in between does not move it by an hour)."""
+    return opening.start.astimezone(timezone.utc) - timedelta(seconds=maintenance.announce_before.seconds)
+
+
+def announcement_due(maintenance, instant: datetime, every: float) -> Opening | None:
+    """The opening whose announcement falls due in (instant - every, instant]: it starts within
+    `announce_before`, and did not yet an `every` earlier. A schedule that runs every `every` seconds therefore
+    announces each opening exactly once, and needs no memory of what it sent."""
+    if not (maintenance.announce and maintenance.windows):
+        return None
+    for opening in upcoming_openings(maintenance.windows, instant, count=len(maintenance.windows) * 4):
+        due = announced_from(opening, maintenance)
+        if instant - timedelta(seconds=every) < due <= instant:
+            return opening
+    return None
+
+
 @dataclass(frozen=True)
 class Decision:
     """Whether an environment may deploy at an instant, as far as windows go."""

@@ -55,6 +55,8 @@ def render(plan: PipelinePlan, policy, *, action: str = "bayat/deploy-action", r
     if not plan.library:  # a published package is never rolled back: a fixed version supersedes it
         files[f"{WORKFLOWS}/{workflow_prefix}rollback.yml"] = render_template("github/rollback.yml.j2", **context)
     files[f"{WORKFLOWS}/{workflow_prefix}pull-request.yml"] = render_template("github/pull-request.yml.j2", **context)
+    if plan.announced:
+        files[f"{WORKFLOWS}/{workflow_prefix}maintenance.yml"] = render_template("github/maintenance.yml.j2", **context)
     labels = custom_runner_labels(plan)
     if labels:
         files[".github/actionlint.yaml"] = render_template("github/actionlint.yaml.j2", labels=labels)

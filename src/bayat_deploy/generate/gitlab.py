@@ -160,6 +160,8 @@ def workflow_rules(plan: PipelinePlan) -> list[str]:
     """`workflow:rules` conditions: pipelines run for merge requests (build, test and scan only: every other
     job is `release_only`) and for the branches and tags the environments deploy from."""
     rules = ['$CI_PIPELINE_SOURCE == "merge_request_event"']
+    if plan.announced:  # the hourly schedule that announces maintenance windows (announce-* jobs only)
+        rules.append('$CI_PIPELINE_SOURCE == "schedule"')
     rules += [ref_condition("CI_COMMIT_BRANCH", branch) for branch in plan.branches]
     rules += [ref_condition("CI_COMMIT_TAG", tag) for tag in plan.tags]
     return rules

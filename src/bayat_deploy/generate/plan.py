@@ -50,6 +50,7 @@ class EnvironmentPlan:
     runner_tags: tuple[str, ...] = ()  # GitLab runner tags of the same jobs
     credentials: Credentials = Credentials()  # how those jobs reach the target
     app_secrets: tuple[str, ...] = ()  # CI secrets the application's instances get (target.env: env:NAME)
+    announce: bool = False  # its maintenance windows are announced beforehand (a scheduled job)
 
     @property
     def oidc(self) -> bool:
@@ -109,6 +110,11 @@ class PipelinePlan:
         return self.release_environment is not None
 
     @property
+    def announced(self) -> tuple[EnvironmentPlan, ...]:
+        """The environments whose maintenance windows a scheduled job announces."""
+        return tuple(env for env in self.environments if env.announce)
+
+    @property
     def workflow_name(self) -> str:
         return "release" if self.library else "deploy"
 
@@ -159,6 +165,7 @@ def _environment(policy: Policy, name: str, env: Environment) -> EnvironmentPlan
         regulated=policy.compliance.regulated or env.tier == "production",
         runner_labels=env.runner.labels, runner_group=env.runner.group, runner_tags=env.runner.tags,
         credentials=env.credentials, app_secrets=tuple(app_secrets(env)),
+        announce=env.maintenance.announce and bool(env.maintenance.windows),
     )
 
 

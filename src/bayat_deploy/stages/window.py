@@ -40,6 +40,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             "approvers `approvals record --rule emergency` recorded for this commit")
     check.add_argument("--version", metavar="VERSION", type=argtypes.version, help="the version the emergency change deploys (recorded)")
     check.set_defaults(handler=run_check)
+    announce = sub.add_parser("announce", help="tell the notification routes of the next window when its "
+                                               "announcement is due (maintenance.announce_before); run it on a "
+                                               "schedule of --every")
+    _common(announce)
+    announce.add_argument("--every", type=argtypes.duration, default=3600.0, metavar="DURATION",
+                          help="how often the schedule runs this (default 1h): each window is announced by exactly "
+                               "one run")
+    announce.set_defaults(handler=run_announce)
     upcoming = sub.add_parser("next", help="list the next openings of the environment's maintenance windows")
     _common(upcoming)
     upcoming.add_argument("--count", type=argtypes.count, default=3, metavar="N", help="how many openings (default 3)")
@@ -75,6 +83,38 @@ def run_next(args: argparse.Namespace) -> int:
     for opening in upcoming_openings(windows, at, args.count):
         print(f"  {opening.describe()}")
     return 0
+
+
+def run_announce(args: argparse.Namespace) -> int:
+    """Maintenance Procedures, 1: announce the maintenance period to stakeholders, announce_before ahead."""
+    from bayat_deploy.gates import notify
+    from bayat_deploy.gates.window import announced_from, announcement_due, upcoming_openings, utc_text
+    from bayat_deploy.session import open_session
+
+    at = _instant(args.at)
+    session = open_session(args)
+    name = args.environment
+    maintenance = session.policy.environment(name).maintenance
+    if not (maintenance.announce and maintenance.windows):
+        print(f"{name}: nothing to announce (maintenance.announce is off or there are no windows)")
+        return 0
+    opening = announcement_due(maintenance, at, args.every)
+    if opening is None:
+        upcoming = upcoming_openings(maintenance.windows, at)
+        when = (f"; the next, {upcoming[0].describe()}, is announced from "
+                f"{utc_text(announced_from(upcoming[0], maintenance))}") if upcoming else ""
+        print(f"{name}: no announcement due at {utc_text(at)}{when}")
+        return 0
+    deliveries = notify.send(session, event="maintenance", level="info", environment=name,
+                             title=f"Maintenance of {name}: {opening.describe()}",
+                             text=f"Deployments to {name} happen in this window: {opening.describe()}.",
+                             details={"start": opening.start.isoformat(), "end": opening.end.isoformat(),
+                                      "window": opening.window.description or opening.window.cron})
+    failed = [d for d in deliveries or [] if getattr(d, "status", "") == "failed"]
+    print(f"{name}: announced {opening.describe()} to {len(deliveries or []) - len(failed)} route(s)")
+    for delivery in failed:
+        print(f"  {delivery.route}: failed: {delivery.detail}")
+    return 1 if failed else 0
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -79,7 +79,7 @@ def github(policy) -> GitHubPlan:
     plan = build_plan(policy)
     found: list[GitHubEnvironment] = []
     notes: list[str] = []
-    for env in plan.environments:
+    for env in plan.environments or (plan.release_environment,):  # a library: the one its publish job uses
         rules = policy.environment(env.name).approvals.rules
         base = dict(environment=env.name, branches=env.branches, tags=env.tags,
                     prevent_self_review=env.prevent_self_review)
@@ -93,7 +93,7 @@ def github(policy) -> GitHubPlan:
             name=env.name, purpose="deploy", rule=final.rule if final else None, wait_timer=env.wait_timer_minutes,
             groups=_names(final.groups) if final else (), users=_names(final.users) if final else (),
             where=f"environments.{env.name}.approvals.rules[{len(rules) - 1}]" if final else "", **base))
-        if env.window and env.emergency:
+        if env.window and env.emergency and not plan.library:
             rule = emergency_rule(policy, policy.environment(env.name))  # the validator requires approvers
             found.append(GitHubEnvironment(name=f"{env.name}-emergency", purpose="emergency", rule="emergency",
                                            wait_timer=0, groups=_names(rule.groups), users=_names(rule.users),
@@ -145,14 +145,20 @@ def gitlab(policy) -> tuple[GitLabEnvironment, ...]:
     `maintenance.emergency.approvers`."""
     from bayat_deploy.gates.approvals import emergency_rule
 
+    from bayat_deploy.generate.plan import build_plan
+
+    release = build_plan(policy).release_environment  # a library's pipeline protects only its publish job's
     found, problems = [], []
     for name, env in policy.environments.items():
+        if release is not None and name != release.name:
+            continue
         access = MAINTAINER if env.tier == "production" else DEVELOPER
         if env.approvals.rules:
             rules = [_gitlab_rule(rule, f"environments.{name}.approvals.rules[{index}]", problems)
                      for index, rule in enumerate(env.approvals.rules)]
             found.append(GitLabEnvironment(name, env.tier, access, tuple(r for r in rules if r)))
-        if env.maintenance.enforce and env.maintenance.windows and env.maintenance.emergency.allowed:
+        if env.maintenance.enforce and env.maintenance.windows and env.maintenance.emergency.allowed \
+                and release is None:
             rule = _gitlab_rule(emergency_rule(policy, env), f"environments.{name}.maintenance.emergency.approvers",
                                 problems)
             found.append(GitLabEnvironment(f"{name}-emergency", env.tier, access, (rule,) if rule else ()))
