@@ -476,3 +476,22 @@ def test_the_readme_shows_both_ways_to_include_and_every_component():
     assert "project: <group>/deploy-action" in text and "file: templates/" in text
     for name in [*STAGE_COMPONENTS, "full-pipeline"]:
         assert f"`{name}`" in text, name
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("schedule", {"announce-staging", "announce-production"}),  # the hourly schedule: announcements only
+    ("merge_request_event", {"version", "build", "test", "scan"}),  # a merge request: the checks only
+])
+def test_gitlab_ci_local_runs_only_the_jobs_of_each_pipeline_source(repos, tmp_path, source, expected):
+    """gitlab-ci-local evaluates the rules the way GitLab does, for the pipeline source it is given."""
+    repo = tmp_path / "repo"
+    shutil.copytree(repos[EXAMPLE], repo)
+    subprocess.run(["git", "init", "-q", "-b", "feature/x"], cwd=repo, check=True)
+    subprocess.run(["git", "remote", "add", "origin", "https://gitlab.example.com/acme/hello-api.git"], cwd=repo,
+                   check=True)
+    listed = subprocess.run([str(REPO / ".tools" / "bin" / "gitlab-ci-local"), "--list-json", "--home",
+                             str(tmp_path), "--variable", f"CI_PIPELINE_SOURCE={source}"], cwd=repo,
+                            capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    jobs = json.loads(listed.stdout[re.search(r"(?m)^\[", listed.stdout).start():])  # after its warnings
+    assert {job["name"] for job in jobs if job["when"] != "never"} == expected, [(j["name"], j["when"]) for j in jobs]
