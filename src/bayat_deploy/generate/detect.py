@@ -49,6 +49,12 @@ class Detected:
         return bool(self.dockerfiles)
 
     @property
+    def publishes_packages(self) -> bool:
+        """Its pyproject / package.json is a package to publish: no image, and not a Serverless or SAM app (whose
+        package files hold the handlers' dependencies)."""
+        return not (self.is_application or self.serverless_file or self.sam_template)
+
+    @property
     def is_library(self) -> bool:
         """Nothing here deploys (no image, no serverless app, no Terraform that is applied): the repository
         publishes packages, charts or modules."""

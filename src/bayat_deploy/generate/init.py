@@ -32,11 +32,9 @@ def _artifacts(found: Detected) -> list[Section]:
         if dockerfile.name != "Dockerfile":
             settings.append(("dockerfile", dockerfile.name))
         artifacts.append(Section("docker-image", settings))
-    if found.python and not found.is_application and not found.serverless_file and not found.sam_template:
+    if found.python and found.publishes_packages:
         artifacts.append(Section("python-package", [("name", slug(found.python_name or found.project))]))
-    # a Serverless or SAM app's package.json / pyproject holds its handlers' dependencies, not a package
-    if found.npm and not found.npm_private and not found.is_application and not found.serverless_file \
-            and not found.sam_template:
+    if found.npm and not found.npm_private and found.publishes_packages:
         artifacts.append(Section("npm-package", [("name", found.npm_name or found.project)]))
     for chart in found.charts:
         name = found.chart_names.get(chart) or (chart.name if chart != Path(".") else found.project)
@@ -79,7 +77,7 @@ def _tests(found: Detected) -> list[tuple[str, dict]]:
     return [("unit", {"run": found.tests.run, "junit": found.tests.junit})]
 
 
-def _evidence(found: Detected) -> list[str]:
+def _evidence(found: Detected, library: bool) -> list[str]:
     lines = [f"{p} -> container image" for p in found.dockerfiles]
     if found.python:
         lines.append(f"{found.python} -> Python " + ("application" if found.is_application else "package"))
@@ -89,7 +87,7 @@ def _evidence(found: Detected) -> list[str]:
     lines += [f"{p / 'Chart.yaml'} -> Helm chart, Kubernetes target" for p in found.charts]
     lines += [f"{p}/*.tf -> Terraform " + ("module (published)" if p in found.terraform_modules else "configuration")
               for p in found.terraform_dirs]
-    if found.is_library and _artifacts(found):
+    if library:
         lines.append("no container image, serverless app or applied Terraform -> a library: published, not deployed")
     if found.sam_template:
         lines.append(f"{found.sam_template} -> AWS SAM, serverless target")
@@ -122,15 +120,16 @@ def _evidence(found: Detected) -> list[str]:
 
 def lambda_dockerfile(found: Detected) -> str | None:
     """The Dockerfile a SAM app with zip code and no Dockerfile of its own gets, or None."""
-    from bayat_deploy.generate.sam import SamFunction, dockerfile
+    from dataclasses import replace
+
+    from bayat_deploy.generate.sam import dockerfile
 
     function = found.sam.function if found.sam else None
     if found.dockerfiles or function is None or function.package_type != "Zip" or not function.base_image:
         return None
     folder = found.sam.template.parent
     code = (folder / function.code_uri).as_posix() if folder != Path(".") else function.code_uri
-    return dockerfile(SamFunction(function.logical_id, function.package_type, function.runtime, function.handler,
-                                  code))
+    return dockerfile(replace(function, code_uri=code))
 
 
 def render_policy(root: Path) -> tuple[str, Detected]:
@@ -138,10 +137,12 @@ def render_policy(root: Path) -> tuple[str, Detected]:
     from bayat_deploy.policy.schema import SCHEMA_ID
 
     found = detect(root)
+    artifacts = _artifacts(found)
+    library = found.is_library and bool(artifacts)
     analysis = [{"name": "ruff", "run": "ruff check ."}] if found.ruff else []
-    text = render("init/deploy.yml.j2", schema_url=SCHEMA_ID, project=found.project, evidence=_evidence(found),
-                  library=found.is_library and bool(_artifacts(found)),
-                  artifacts=_artifacts(found), target=_target(found), tests=_tests(found),
+    text = render("init/deploy.yml.j2", schema_url=SCHEMA_ID, project=found.project,
+                  evidence=_evidence(found, library), library=library,
+                  artifacts=artifacts, target=_target(found), tests=_tests(found),
                   default_branch=found.default_branch if found.default_branch != "main" else None,
                   tag_prefix=found.tag_prefix if found.tag_prefix not in (None, "v") else None,
                   static_analysis=analysis)
