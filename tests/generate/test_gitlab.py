@@ -296,12 +296,21 @@ def test_ref_conditions(variable, pattern, condition):
     assert ref_condition(variable, pattern) == condition
 
 
-def test_gitlab_ci_local_reads_the_pipeline(repos, tmp_path):
-    """gitlab-ci-local 4.70.1 parses the generated file with its own schema and lists the jobs it would run."""
-    repo = repos[EXAMPLE]
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+def gitlab_checkout(generated: Path, tmp_path: Path, branch: str) -> Path:
+    """A private git checkout of a generated repository, with the `origin` gitlab-ci-local reads the project from.
+
+    The generated repositories are shared by the module, so each test works on its own copy."""
+    repo = tmp_path / "repo"
+    shutil.copytree(generated, repo, ignore=shutil.ignore_patterns(".git"))
+    subprocess.run(["git", "init", "-q", "-b", branch], cwd=repo, check=True)
     subprocess.run(["git", "remote", "add", "origin", "https://gitlab.example.com/acme/hello-api.git"], cwd=repo,
                    check=True)
+    return repo
+
+
+def test_gitlab_ci_local_reads_the_pipeline(repos, tmp_path):
+    """gitlab-ci-local 4.70.1 parses the generated file with its own schema and lists the jobs it would run."""
+    repo = gitlab_checkout(repos[EXAMPLE], tmp_path, "main")
     listed = subprocess.run([str(REPO / ".tools" / "bin" / "gitlab-ci-local"), "--list-json", "--home",
                              str(tmp_path)], cwd=repo, capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr
@@ -484,11 +493,7 @@ def test_the_readme_shows_both_ways_to_include_and_every_component():
 ])
 def test_gitlab_ci_local_runs_only_the_jobs_of_each_pipeline_source(repos, tmp_path, source, expected):
     """gitlab-ci-local evaluates the rules the way GitLab does, for the pipeline source it is given."""
-    repo = tmp_path / "repo"
-    shutil.copytree(repos[EXAMPLE], repo)
-    subprocess.run(["git", "init", "-q", "-b", "feature/x"], cwd=repo, check=True)
-    subprocess.run(["git", "remote", "add", "origin", "https://gitlab.example.com/acme/hello-api.git"], cwd=repo,
-                   check=True)
+    repo = gitlab_checkout(repos[EXAMPLE], tmp_path, "feature/x")
     listed = subprocess.run([str(REPO / ".tools" / "bin" / "gitlab-ci-local"), "--list-json", "--home",
                              str(tmp_path), "--variable", f"CI_PIPELINE_SOURCE={source}"], cwd=repo,
                             capture_output=True, text=True, timeout=120)
