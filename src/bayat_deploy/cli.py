@@ -7,6 +7,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from bayat_deploy import __version__, argtypes
 from bayat_deploy.errors import EXIT_BAD_INPUT, EXIT_FAILED, BayatError
@@ -120,6 +121,7 @@ def _call(handler: Callable, args: argparse.Namespace) -> int:
             traceback.print_exc()
         for line in exc.lines():
             print(line, file=sys.stderr)
+        _annotate(getattr(exc, "diagnostics", ()))
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -129,6 +131,23 @@ def _call(handler: Callable, args: argparse.Namespace) -> int:
             raise
         print(f"internal error: {type(exc).__name__}: {exc} (run again with -v for the traceback)", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _annotate(diagnostics) -> None:
+    """Policy errors also as annotations on the file and line, where the CI shows them (GitHub's workflow
+    commands); the lines above are the same findings for a terminal."""
+    if not diagnostics:
+        return
+    from bayat_deploy.context import RunContext
+    from bayat_deploy.platform import Annotation, for_context
+
+    platform = for_context(RunContext.from_environment(), Path.cwd())
+    if not platform.shows_annotations:
+        return
+    for found in diagnostics:
+        where = f"{found.path}: " if found.path else ""
+        platform.annotate(Annotation(found.level, f"{where}{found.message}", file=found.file, line=found.line,
+                                     column=found.column, title=found.rule or None))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

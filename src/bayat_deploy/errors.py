@@ -17,7 +17,9 @@ EXIT_BAD_INPUT = 2
 
 
 class Diagnostic(NamedTuple):
-    """One finding about an input file, printed as ``FILE:LINE:COL: level: path: message``."""
+    """One finding about an input file, printed as ``FILE:LINE:COL: level: path: message [rule]``.
+
+    `rule` names the check that found it; docs/errors.md lists every rule with what it asks for."""
 
     file: str
     line: int
@@ -25,10 +27,12 @@ class Diagnostic(NamedTuple):
     path: str
     message: str
     level: str = "error"
+    rule: str = ""
 
     def format(self) -> str:
         where = f"{self.path}: " if self.path else ""
-        return f"{self.file}:{self.line}:{self.column}: {self.level}: {where}{self.message}"
+        rule = f" [{self.rule}]" if self.rule else ""
+        return f"{self.file}:{self.line}:{self.column}: {self.level}: {where}{self.message}{rule}"
 
 
 class BayatError(Exception):

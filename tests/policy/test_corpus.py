@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from bayat_deploy.policy import catalogue
+
 CORPUS = Path(__file__).parent / "corpus"
 BROKEN = sorted((CORPUS / "broken").glob("*.yml"))
 OK = sorted((CORPUS / "ok").glob("*.yml"))
-DIAGNOSTIC = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): error: (?P<path>[^:]*): (?P<message>.+)$")
+DIAGNOSTIC = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): error: (?P<path>[^:]*): (?P<message>.+) "
+                        r"\[(?P<rule>[a-z-]+)\]$")
 
 
 def _listing(folder: Path) -> set[str]:
@@ -39,8 +42,9 @@ def test_broken_policy_is_rejected_with_position_and_field(policy, bayat, tmp_pa
     assert _listing(tmp_path) == before, "validation must not write any file"
     lines = result.stderr.splitlines()
     errors = [DIAGNOSTIC.match(line) for line in lines[:-1]]
-    assert errors and all(errors), f"every line must be FILE:LINE:COL: error: path: message\n{result.stderr}"
+    assert errors and all(errors), f"every line must be FILE:LINE:COL: error: path: message [rule]\n{result.stderr}"
     assert all(m["file"] == policy.name and int(m["line"]) >= 1 for m in errors)
+    assert all(catalogue.known(m["rule"]) for m in errors), "every rule is in docs/errors.md's catalogue"
     assert lines[-1].endswith("error(s) in the deployment policy")
 
     golden = policy.with_suffix(".expected")

@@ -17,10 +17,12 @@ class Annotation:
     file: str | None = None
     line: int | None = None
     title: str | None = None
+    column: int | None = None
 
 
 class Platform:
     name = "local"
+    shows_annotations = False  # whether annotate() puts findings on the file in the CI's own view
 
     def __init__(self, context):
         self.context = context

@@ -23,6 +23,7 @@ def _escape_property(text: str) -> str:
 
 class GitHub(Platform):
     name = "github"
+    shows_annotations = True
 
     def _append(self, variable: str, text: str) -> None:
         path = self.context.get(variable)
@@ -73,12 +74,25 @@ class GitHub(Platform):
     def summary(self, markdown: str) -> None:
         self._append("GITHUB_STEP_SUMMARY", redact(markdown.rstrip()) + "\n\n")
 
+    def _in_workspace(self, file: str) -> str:
+        """GitHub places an annotation by its path from the repository root; a job may run in a subdirectory."""
+        workspace = self.context.get("GITHUB_WORKSPACE")
+        if not workspace:
+            return file
+        path = Path(file).absolute()
+        try:
+            return path.relative_to(Path(workspace).absolute()).as_posix()
+        except ValueError:
+            return file
+
     def annotate(self, annotation: Annotation) -> None:
         props = []
         if annotation.file:
-            props.append(f"file={_escape_property(annotation.file)}")
+            props.append(f"file={_escape_property(self._in_workspace(annotation.file))}")
             if annotation.line:
                 props.append(f"line={annotation.line}")
+            if annotation.line and annotation.column:
+                props.append(f"col={annotation.column}")
         if annotation.title:
             props.append(f"title={_escape_property(annotation.title)}")
         command = annotation.level if annotation.level in ("notice", "warning", "error") else "notice"

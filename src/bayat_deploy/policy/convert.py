@@ -50,9 +50,9 @@ class Context:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     marks: dict[str, Mark] = field(default_factory=dict)
 
-    def error(self, mark: Mark, message: str) -> object:
+    def error(self, mark: Mark, message: str, rule: str = "type") -> object:
         """Record an error at ``mark``; the dotted path printed is where the value is written."""
-        self.diagnostics.append(mark.diagnostic(message))
+        self.diagnostics.append(mark.diagnostic(message, rule=rule))
         return INVALID
 
     def mark_of(self, path: str) -> Mark | None:
@@ -134,14 +134,14 @@ def _convert_scalar(tp: Any, node: Scalar, path: str, ctx: Context, meta: dict) 
             return value
         hint = difflib.get_close_matches(str(value), [str(v) for v in values], n=1)
         suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-        return ctx.error(node.mark, f"{value!r} is not one of {', '.join(map(str, values))}{suggestion}")
+        return ctx.error(node.mark, f"{value!r} is not one of {', '.join(map(str, values))}{suggestion}", "one-of")
     if it.is_scalar_class(tp):
         if value is None:
             return ctx.error(node.mark, f"expected {_describe(tp)}, got nothing (null)")
         try:
             return tp.parse(value)
         except ValueError as exc:
-            return ctx.error(node.mark, str(exc))
+            return ctx.error(node.mark, str(exc), "format")
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -159,11 +159,12 @@ def _convert_scalar(tp: Any, node: Scalar, path: str, ctx: Context, meta: dict) 
             return ctx.error(node.mark, f"expected a string, got {_kind(node)}")
         text = value if isinstance(value, str) else str(value)
         if "\n" in text and not meta.get("multiline"):
-            return ctx.error(node.mark, "must be a single line (it is shown in reports and generated pipelines)")
+            return ctx.error(node.mark, "must be a single line (it is shown in reports and generated pipelines)",
+                             "format")
         pattern = meta.get("pattern")
         if pattern and not _regex(pattern).fullmatch(text):
             rule = meta.get("pattern_hint") or f"it must match {pattern}"
-            return ctx.error(node.mark, f"{text!r} is not valid: {rule}")
+            return ctx.error(node.mark, f"{text!r} is not valid: {rule}", "format")
         return text
     return ctx.error(node.mark, f"unsupported type {tp!r}")  # pragma: no cover - a model bug
 
@@ -182,9 +183,9 @@ def _regex(pattern: str):
 def _check_range(number: float, node: Node, path: str, ctx: Context, meta: dict) -> Any:
     low, high = meta.get("minimum"), meta.get("maximum")
     if low is not None and number < low:
-        return ctx.error(node.mark, f"{number} is below the minimum {low}")
+        return ctx.error(node.mark, f"{number} is below the minimum {low}", "range")
     if high is not None and number > high:
-        return ctx.error(node.mark, f"{number} is above the maximum {high}")
+        return ctx.error(node.mark, f"{number} is above the maximum {high}", "range")
     return number
 
 
@@ -218,12 +219,12 @@ def _convert_tagged(tagged: dict[str, type], node: Node, path: str, ctx: Context
                                           f"got {_kind(node)}")
     type_node = node.get("type")
     if type_node is None:
-        return ctx.error(node.mark, f"missing `type`: one of {', '.join(tagged)}")
+        return ctx.error(node.mark, f"missing `type`: one of {', '.join(tagged)}", "required-key")
     tag = type_node.value if isinstance(type_node, Scalar) else None
     if tag not in tagged:
         hint = difflib.get_close_matches(str(tag), list(tagged), n=1)
         suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-        return ctx.error(type_node.mark, f"{tag!r} is not one of {', '.join(tagged)}{suggestion}")
+        return ctx.error(type_node.mark, f"{tag!r} is not one of {', '.join(tagged)}{suggestion}", "one-of")
     return _convert_model(tagged[tag], node, path, ctx)
 
 
@@ -237,12 +238,12 @@ def _convert_list(item_tp: Any, node: Node, path: str, ctx: Context, meta: dict)
     if any(item is INVALID for item in items):
         return tuple(items)  # already reported; kept so sibling values can still be checked
     if meta.get("min_items") and len(items) < meta["min_items"]:
-        return ctx.error(node.mark, f"needs at least {meta['min_items']} item(s)")
+        return ctx.error(node.mark, f"needs at least {meta['min_items']} item(s)", "range")
     if meta.get("unique"):
         seen = set()
         for i, item in enumerate(items):
             if item in seen:
-                return ctx.error(node.items[i].mark, f"{item!s} is listed twice")
+                return ctx.error(node.items[i].mark, f"{item!s} is listed twice", "unique")
             seen.add(item)
     return tuple(items)
 
@@ -267,14 +268,15 @@ def _convert_model(cls: type, node: Node, path: str, ctx: Context) -> Any:
     names = [fld.name for fld, _ in fields]
     for key, (key_mark, _) in node.entries.items():
         if key not in names:
-            ctx.error(key_mark, f"unknown key {key!r}{_suggest(cls, key, names)}")
+            ctx.error(key_mark, f"unknown key {key!r}{_suggest(cls, key, names)}", "unknown-key")
     values = {}
     for fld, tp in fields:
         child = node.get(fld.name)
         child_path = _join(path, fld.name)
         if child is None:
             if not it.has_default(fld):
-                values[fld.name] = ctx.error(node.mark.child(fld.name), f"required key {fld.name!r} is missing")
+                values[fld.name] = ctx.error(node.mark.child(fld.name), f"required key {fld.name!r} is missing",
+                                             "required-key")
             continue
         ctx.marks[child_path] = node.entries[fld.name][0]
         values[fld.name] = convert(tp, child, child_path, ctx, dict(fld.metadata))

@@ -48,9 +48,10 @@ def load_policy(path: Path | str | None = None) -> LoadedPolicy:
     user = load_file(file)
     if user is None:
         raise PolicyError([Diagnostic(str(file), 1, 1, "project",
-                                      "the policy is empty; it needs at least `project: <name>`")])
+                                      "the policy is empty; it needs at least `project: <name>`", rule="shape")])
     if not isinstance(user, Mapping):
-        raise PolicyError([user.mark.diagnostic("the policy must be a mapping (key: value), e.g. `project: my-service`")])
+        raise PolicyError([user.mark.diagnostic(
+            "the policy must be a mapping (key: value), e.g. `project: my-service`", rule="shape")])
     return build_policy(user, file)
 
 

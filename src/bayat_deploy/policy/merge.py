@@ -88,11 +88,12 @@ def layer(standard: Mapping, user: Mapping, errors: list[Diagnostic]) -> Mapping
     std_envs = _mapping(standard.get("environments"), standard.mark)
     user_defaults = user.get("defaults")
     if user_defaults is not None and not isinstance(user_defaults, Mapping):
-        errors.append(user_defaults.mark.diagnostic("expected a mapping of environment settings"))
+        errors.append(user_defaults.mark.diagnostic("expected a mapping of environment settings", rule="type"))
         user_defaults = None
     user_envs_node = user.get("environments")
     if user_envs_node is not None and not (isinstance(user_envs_node, Mapping) or _is_null(user_envs_node)):
-        errors.append(user_envs_node.mark.diagnostic("expected a mapping of environment names to settings"))
+        errors.append(user_envs_node.mark.diagnostic("expected a mapping of environment names to settings",
+                                                            rule="type"))
         user_envs_node = None
     user_envs = _mapping(user_envs_node, user.mark)
     tier_base = {_tier_of(env): name for name, (_, env) in std_envs.entries.items()}
@@ -103,10 +104,11 @@ def layer(standard: Mapping, user: Mapping, errors: list[Diagnostic]) -> Mapping
         user_env = user_entry[1] if user_entry else None
         if user_entry and _is_null(user_env) and name in std_envs.entries:
             errors.append(user_entry[0].diagnostic(
-                f"the standard requires the {name} environment; it cannot be removed (change its settings instead)"))
+                f"the standard requires the {name} environment; it cannot be removed (change its settings instead)",
+                rule="standard-environments-stay"))
             user_env, user_entry = None, None  # carry on with the standard's settings so nothing else cascades
         if user_env is not None and not isinstance(user_env, Mapping):
-            errors.append(user_env.mark.diagnostic("expected a mapping of environment settings"))
+            errors.append(user_env.mark.diagnostic("expected a mapping of environment settings", rule="type"))
             continue
         if name in std_envs.entries:
             base = std_envs.get(name)
@@ -115,7 +117,8 @@ def layer(standard: Mapping, user: Mapping, errors: list[Diagnostic]) -> Mapping
             if tier not in tier_base:
                 where = user_env.get("tier").mark if user_env.get("tier") else user_env.mark.child("tier")
                 errors.append(where.diagnostic(
-                    f"a new environment needs a `tier` ({', '.join(TIERS)}) to know which standard settings apply"))
+                    f"a new environment needs a `tier` ({', '.join(TIERS)}) to know which standard settings apply",
+                    rule="required-key"))
                 continue
             base = std_envs.get(tier_base[tier])
         env = merge(merge(merge(std_defaults, base), user_defaults), user_env)

@@ -29,6 +29,7 @@ class Reporter:
     def __init__(self, ctx: Context, user_file: str):
         self.ctx, self.user_file = ctx, user_file
         self.found: list[Diagnostic] = []
+        self.rule = ""  # the id of the rule running now, printed with what it finds
 
     def where(self, *paths: str) -> Mark:
         marks = [m for m in (self.ctx.mark_of(p) for p in paths) if m is not None]
@@ -47,8 +48,8 @@ class Reporter:
         mark = self.where(*paths)
         # A rule about a value inherited from the standard is reported at the user's file, naming the value.
         if mark.file != self.user_file:
-            return Diagnostic(self.user_file, 1, 1, paths[0], message, level)
-        return mark.diagnostic(message, level)
+            return Diagnostic(self.user_file, 1, 1, paths[0], message, level, self.rule)
+        return mark.diagnostic(message, level, self.rule)
 
 
 def check_rules(policy: Policy, ctx: Context, user_file: str, *, partial: bool = False) -> list[Diagnostic]:
@@ -56,6 +57,7 @@ def check_rules(policy: Policy, ctx: Context, user_file: str, *, partial: bool =
     one of those values is skipped instead of guessing."""
     report = Reporter(ctx, user_file)
     for rule in RULES:
+        report.rule = rule_id(rule)
         if not partial:
             rule(policy, report)
             continue
@@ -67,6 +69,11 @@ def check_rules(policy: Policy, ctx: Context, user_file: str, *, partial: bool =
     return report.found
 
 
+def rule_id(rule) -> str:
+    """A rule's id is its name, with dashes: `ports_do_not_clash` is `ports-do-not-clash`."""
+    return rule.__name__.replace("_", "-")
+
+
 def _envs(policy: Policy) -> Iterator[tuple[str, str, Environment]]:
     for name, env in policy.environments.items():
         yield name, f"environments.{name}", env
@@ -76,6 +83,8 @@ ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 
 
 def environment_names_are_usable(policy: Policy, report: Reporter) -> None:
+    """Environment names become job, namespace and DNS names: lower-case letters, digits and dashes, starting
+    with a letter, at most 31 characters."""
     for name, path, _ in _envs(policy):
         if not ENVIRONMENT_NAME.fullmatch(name):
             report.error("environment names become job, namespace and DNS names: use lower-case letters, digits "
@@ -83,6 +92,7 @@ def environment_names_are_usable(policy: Policy, report: Reporter) -> None:
 
 
 def standard_environments_keep_their_tier(policy: Policy, report: Reporter) -> None:
+    """development, testing, staging and production keep the tier of the same name."""
     for name, path, env in _envs(policy):
         if name in DEFAULT_PORTS and env.tier != name:
             report.error(f"{name} is the standard's {name} environment; its tier cannot be {env.tier}",
@@ -90,6 +100,7 @@ def standard_environments_keep_their_tier(policy: Policy, report: Reporter) -> N
 
 
 def promotion_order_is_known(policy: Policy, report: Reporter) -> None:
+    """`promote_from` names another known environment, and promotion never loops."""
     for name, path, env in _envs(policy):
         if env.promote_from is None:
             continue
@@ -108,6 +119,8 @@ def promotion_order_is_known(policy: Policy, report: Reporter) -> None:
 
 
 def approvals_match_the_standard(policy: Policy, report: Reporter) -> None:
+    """Testing, staging and production have the standard's approvals (each rule names approvers who can reach
+    its count, once); production needs a change ticket."""
     for name, path, env in _envs(policy):
         rules_path = f"{path}.approvals.rules"
         if env.tier in APPROVAL_WORDS and not env.approvals.rules:
@@ -131,6 +144,7 @@ def approvals_match_the_standard(policy: Policy, report: Reporter) -> None:
 
 
 def required_checks_are_kept(policy: Policy, report: Reporter) -> None:
+    """An environment's `checks` keep every check the standard requires (production: the change ticket too)."""
     for _, path, env in _envs(policy):
         missing = [c for c in STANDARD_CHECKS if c not in env.checks]
         if env.tier == "production" and "change-ticket" not in env.checks:
@@ -141,12 +155,14 @@ def required_checks_are_kept(policy: Policy, report: Reporter) -> None:
 
 
 def severity_gate_is_strict_enough(policy: Policy, report: Reporter) -> None:
+    """`scan.severity` fails on HIGH and CRITICAL findings at least."""
     if Severity("HIGH") < policy.scan.severity:
         report.error("the standard requires failing on HIGH and CRITICAL findings; "
                      "severity may be HIGH or lower, not CRITICAL", "scan.severity")
 
 
 def canary_steps_ascend(policy: Policy, report: Reporter) -> None:
+    """Canary weights ascend; canary analysis needs `monitoring:`; a last step under 100% is a warning."""
     for _, path, env in _envs(policy):
         strategy = env.strategy
         if not isinstance(strategy, Canary):
@@ -166,6 +182,8 @@ def canary_steps_ascend(policy: Policy, report: Reporter) -> None:
 
 
 def windows_are_possible(policy: Policy, report: Reporter) -> None:
+    """Maintenance windows can open (a cron that fires, a duration between zero and a week, an anchor for
+    `every_weeks`); an enforced window has windows and emergency approvers."""
     probe = datetime(2026, 1, 1)
     for _, path, env in _envs(policy):
         maintenance = env.maintenance
@@ -193,6 +211,7 @@ def windows_are_possible(policy: Policy, report: Reporter) -> None:
 
 
 def environments_keep_parity(policy: Policy, report: Reporter) -> None:
+    """Every environment deploys with the same target type unless it gives a `parity_exception`."""
     for _, path, env in _envs(policy):
         differs = env.target is not None and env.target.type != policy.target.type
         if differs and not env.parity_exception:
@@ -234,6 +253,7 @@ def state_outlives_the_job(policy: Policy, report: Reporter) -> None:
 
 
 def strategy_fits_target(policy: Policy, report: Reporter) -> None:
+    """Canary and feature-flag rollouts need weighted traffic, which the Terraform target cannot shift."""
     for _, path, env in _envs(policy):
         if isinstance(env.target, Terraform) and isinstance(env.strategy, (Canary, FeatureFlags)):
             report.error(f"{env.strategy.type} needs weighted traffic, which the terraform target cannot "
@@ -241,6 +261,7 @@ def strategy_fits_target(policy: Policy, report: Reporter) -> None:
 
 
 def ports_do_not_clash(policy: Policy, report: Reporter) -> None:
+    """Two environments on the same Docker host do not listen on the same port."""
     used: dict[tuple, str] = {}
     for name, path, env in _envs(policy):
         target = env.target
@@ -284,6 +305,8 @@ def the_engine_is_where_the_job_runs(policy: Policy, report: Reporter) -> None:
 
 
 def references_resolve(policy: Policy, report: Reporter) -> None:
+    """Every name the policy refers to is defined once: routes, environments, smoke tests, feature flags,
+    cohorts, registries and artifacts."""
     envs = set(policy.environments)
     routes = [route.name for route in policy.notifications.routes]
     for i, name in enumerate(routes):
@@ -340,12 +363,14 @@ def references_resolve(policy: Policy, report: Reporter) -> None:
 
 
 def versioning_is_sane(policy: Policy, report: Reporter) -> None:
+    """`versioning.initial` is a release version (MAJOR.MINOR.PATCH), not a pre-release."""
     if "-" in policy.versioning.initial.text or "+" in policy.versioning.initial.text:
         report.error("the initial version must be a release (MAJOR.MINOR.PATCH), not a pre-release",
                      "versioning.initial")
 
 
 def config_keys_are_consistent(policy: Policy, report: Reporter) -> None:
+    """An enum key has `values`; a secret key has no default in the policy."""
     for key, spec in policy.config.keys.items():
         path = f"config.keys.{key}"
         if spec.type == "enum" and not spec.values:
@@ -356,6 +381,7 @@ def config_keys_are_consistent(policy: Policy, report: Reporter) -> None:
 
 
 def rollback_has_something_to_watch(policy: Policy, report: Reporter) -> None:
+    """Rollback on a failed smoke test needs at least one critical smoke test (a warning)."""
     for _, path, env in _envs(policy):
         triggers = env.rollback.triggers
         if triggers.smoke_test_failed and not any(t.critical for t in env.verify.smoke_tests):

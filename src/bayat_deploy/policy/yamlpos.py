@@ -73,8 +73,8 @@ class Mark:
         """The same place, naming a key that should be (but is not) written under it."""
         return Mark(self.file, self.line, self.column, f"{self.path}.{key}" if self.path else key)
 
-    def diagnostic(self, message: str, level: str = "error") -> Diagnostic:
-        return Diagnostic(self.file, self.line, self.column, self.path, message, level)
+    def diagnostic(self, message: str, level: str = "error", rule: str = "") -> Diagnostic:
+        return Diagnostic(self.file, self.line, self.column, self.path, message, level, rule)
 
 
 @dataclass
@@ -129,11 +129,11 @@ def load_text(text: str, file: str, *, strict_text: bool = True) -> Node | None:
     """Parse one YAML document into a positioned tree; ``None`` for an empty document."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_BYTES:
-        raise PolicyError([Diagnostic(file, 1, 1, "", TOO_LARGE)])
+        raise PolicyError([Diagnostic(file, 1, 1, "", TOO_LARGE, rule="file")])
     nul = text.find("\0")
     if nul >= 0:
         line, column = _position(text, nul)
-        raise PolicyError([Diagnostic(file, line, column, "", "not a text file: a NUL byte here (is it binary?)")])
+        raise PolicyError([Diagnostic(file, line, column, "", "not a text file: a NUL byte here (is it binary?)", rule="file")])
     builder = _Builder(file, strict_text)
     try:
         loader = _Loader(text)
@@ -147,15 +147,15 @@ def load_text(text: str, file: str, *, strict_text: bool = True) -> Node | None:
         problem = exc.problem or "invalid YAML"
         if exc.context:
             problem = f"{problem} ({exc.context})"
-        raise PolicyError([Diagnostic(file, line, col, "", f"YAML syntax error: {problem}")]) from None
+        raise PolicyError([Diagnostic(file, line, col, "", f"YAML syntax error: {problem}", rule="yaml")]) from None
     except yaml.reader.ReaderError as exc:
         line, col = _position(text, exc.position) if isinstance(exc.position, int) else (1, 1)
         raise PolicyError([Diagnostic(file, line, col, "", f"YAML error: {exc.reason} "
-                                                           f"(character {exc.character!r})")]) from None
+                                                           f"(character {exc.character!r})", rule="yaml")]) from None
     except yaml.YAMLError as exc:  # pragma: no cover - every parser error we know of is one of the above
-        raise PolicyError([Diagnostic(file, 1, 1, "", f"YAML error: {exc}")]) from None
+        raise PolicyError([Diagnostic(file, 1, 1, "", f"YAML error: {exc}", rule="yaml")]) from None
     if builder.errors:
-        raise PolicyError(builder.errors)
+        raise PolicyError([d if d.rule else d._replace(rule="yaml") for d in builder.errors])
     return root
 
 
@@ -165,18 +165,18 @@ def load_file(path: Path, display: str | None = None, *, strict_text: bool = Tru
         with path.open("rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        raise PolicyError([Diagnostic(display, 1, 1, "", "file not found")]) from None
+        raise PolicyError([Diagnostic(display, 1, 1, "", "file not found", rule="file")]) from None
     except IsADirectoryError:
-        raise PolicyError([Diagnostic(display, 1, 1, "", "is a directory, not a file")]) from None
+        raise PolicyError([Diagnostic(display, 1, 1, "", "is a directory, not a file", rule="file")]) from None
     except OSError as exc:
-        raise PolicyError([Diagnostic(display, 1, 1, "", f"cannot read: {exc.strerror}")]) from None
+        raise PolicyError([Diagnostic(display, 1, 1, "", f"cannot read: {exc.strerror}", rule="file")]) from None
     if len(data) > MAX_BYTES:
-        raise PolicyError([Diagnostic(display, 1, 1, "", TOO_LARGE)])
+        raise PolicyError([Diagnostic(display, 1, 1, "", TOO_LARGE, rule="file")])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, column = _position(data[:exc.start].decode("utf-8", "replace"), exc.start)
-        raise PolicyError([Diagnostic(display, line, column, "", f"not UTF-8 text: {exc.reason}")]) from None
+        raise PolicyError([Diagnostic(display, line, column, "", f"not UTF-8 text: {exc.reason}", rule="file")]) from None
     return load_text(text.removeprefix("\ufeff"), display, strict_text=strict_text)
 
 
@@ -366,7 +366,8 @@ class _Builder:
             return _SKIP, key_mark
         if key in parent.entries:
             first = parent.entries[key][0]
-            self.errors.append(key_mark.diagnostic(f"duplicate key (first defined at line {first.line})"))
+            self.errors.append(key_mark.diagnostic(f"duplicate key (first defined at line {first.line})",
+                                                   rule="duplicate-key"))
             return _SKIP, key_mark
         return key, key_mark
 
