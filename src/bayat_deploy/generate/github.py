@@ -46,7 +46,7 @@ WORKFLOWS = ".github/workflows"
 def render(plan: PipelinePlan, policy, *, action: str = "bayat/deploy-action", ref: str = "v1",
            runner: str = "ubuntu-latest", workflow_prefix: str = "") -> dict[str, str]:
     """Every file the GitHub pipeline consists of: path -> content."""
-    from bayat_deploy.generate.jinja import render as render_template
+    from bayat_deploy.generate.templates import render as render_template
 
     context = dict(plan=plan, pins=PINS, action=action, ref=ref, runner=runner,
                    registry_secrets=registry_secrets(policy), notification_secrets=notification_secrets(policy),

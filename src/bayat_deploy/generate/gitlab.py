@@ -95,7 +95,7 @@ def render(plan: PipelinePlan, policy, *, ref: str = "v1", package: str | None =
            image: str | None = None) -> dict[str, str]:
     """Every file the GitLab pipeline consists of: path -> content. With `image` (the bayat-deploy image,
     pinned by digest) the jobs run in it and install nothing; otherwise they install `package`."""
-    from bayat_deploy.generate.jinja import render as render_template
+    from bayat_deploy.generate.templates import render as render_template
 
     context = dict(plan=plan, bootstrap=bootstrap_script(), image=image,
                    package="" if image and not package else package or package_spec(ref),
@@ -124,9 +124,9 @@ def tidy(text: str) -> str:
 
 def bootstrap_script() -> str:
     """The shell lines that install bayat-deploy in a job (the components in templates/ carry the same)."""
-    from bayat_deploy.generate.jinja import environment
+    from bayat_deploy.templating import environment
 
-    return environment().get_template("gitlab/bootstrap.sh.j2").render().rstrip("\n")
+    return environment("bayat_deploy.generate").get_template("gitlab/bootstrap.sh.j2").render().rstrip("\n")
 
 
 def environment_jobs(plan: PipelinePlan) -> list[EnvironmentJobs]:

@@ -133,7 +133,7 @@ def lambda_dockerfile(found: Detected) -> str | None:
 
 
 def render_policy(root: Path) -> tuple[str, Detected]:
-    from bayat_deploy.generate.jinja import render
+    from bayat_deploy.generate.templates import render
     from bayat_deploy.policy.schema import SCHEMA_ID
 
     found = detect(root)

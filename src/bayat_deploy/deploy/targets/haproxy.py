@@ -80,9 +80,9 @@ class Router(BaseRouter):
 
     # ----------------------------------------------------------------- the split
     def render(self, servers: list[Server], generation: int) -> str:
-        from bayat_deploy.generate.jinja import render
+        from bayat_deploy.deploy.targets.templates import render
 
-        return render("deploy/haproxy.cfg.j2", project=self.project, environment=self.environment,
+        return render("haproxy.cfg.j2", project=self.project, environment=self.environment,
                       generation=generation, servers=named(servers), prefix=self.prefix, socket=self.socket.name,
                       listen=self.listen, port=self.port)
 

@@ -41,9 +41,9 @@ class Router(BaseRouter):
         return self.master_pid() is not None
 
     def render(self, servers: list[Server], generation: int) -> str:
-        from bayat_deploy.generate.jinja import render
+        from bayat_deploy.deploy.targets.templates import render
 
-        return render("deploy/nginx.conf.j2", project=self.project, environment=self.environment,
+        return render("nginx.conf.j2", project=self.project, environment=self.environment,
                       generation=generation, servers=servers, prefix=self.prefix, listen=self.listen,
                       port=self.port)
 

@@ -158,18 +158,18 @@ def template_context(session, environment: str, *, codedeploy: bool = False) -> 
 
 def render_sam_template(session, environment: str, *, codedeploy: bool = False) -> str:
     """template.yaml for one environment; `codedeploy` hands traffic shifting to CodeDeploy."""
-    from bayat_deploy.generate.jinja import render
+    from bayat_deploy.deploy.targets.templates import render
 
-    return render("deploy/serverless/template.yaml.j2", **template_context(
+    return render("serverless/template.yaml.j2", **template_context(
         session, environment, codedeploy=codedeploy).__dict__)
 
 
 def render_serverless_config(session, environment: str) -> str:
     """serverless.yml (Serverless Framework) with the canary plugin's deploymentSettings."""
-    from bayat_deploy.generate.jinja import render
+    from bayat_deploy.deploy.targets.templates import render
 
     policy = session.policy
-    return render("deploy/serverless/serverless.yml.j2", region=policy.environment(environment).target.region,
+    return render("serverless/serverless.yml.j2", region=policy.environment(environment).target.region,
                   **template_context(session, environment, codedeploy=True).__dict__)
 
 

@@ -32,17 +32,17 @@ def _context(session, environment: str) -> dict:
 
 def render_module(session, environment: str, *, aws: bool = True) -> dict[str, str]:
     """File name -> text. `aws=False` leaves out the AWS resources (the provider-free part)."""
-    from bayat_deploy.generate.jinja import render
+    from bayat_deploy.deploy.targets.templates import render
 
     context = {**_context(session, environment), "aws": aws}
     names = MODULE_FILES if aws else PROVIDER_FREE
-    return {name: render(f"deploy/terraform/{name}.j2", **context) for name in names}
+    return {name: render(f"terraform/{name}.j2", **context) for name in names}
 
 
 def render_playbook(session, environment: str) -> str:
-    from bayat_deploy.generate.jinja import render
+    from bayat_deploy.deploy.targets.templates import render
 
-    return render("deploy/terraform/playbook.yml.j2", **_context(session, environment))
+    return render("terraform/playbook.yml.j2", **_context(session, environment))
 
 
 def write_module(session, environment: str, directory: Path, *, aws: bool = True) -> list[Path]:

@@ -1,5 +1,5 @@
 """The Kubernetes objects bayat-deploy generates beside the chart, rendered from the templates in
-`bayat_deploy/generate/templates/deploy/kubernetes/`: the environment's namespace with its quota, limit
+`deploy/targets/templates/kubernetes/`: the environment's namespace with its quota, limit
 range and default-deny NetworkPolicy; the NGINX canary Ingress; the Argo Rollouts Rollout and its
 AnalysisTemplate; the Argo CD Application and the Flux objects of the GitOps mode.
 """
@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 
 from bayat_deploy.errors import BadInput
 
-TEMPLATES = "deploy/kubernetes"
+TEMPLATES = "kubernetes"
 DEFAULT_INGRESS_NAMESPACE = "ingress-nginx"
 
 
 def render(template: str, **context: object) -> str:
-    from bayat_deploy.generate.jinja import render as jinja
+    from bayat_deploy.deploy.targets.templates import render as jinja
 
     return jinja(f"{TEMPLATES}/{template}", **context)
 

@@ -1,4 +1,6 @@
-"""The one Jinja environment every generated file is rendered with, and the only ways a value gets into one.
+"""The Jinja environment every rendered file goes through, and the only ways a value gets into one: the
+pipelines generate-pipeline writes (templates in generate/templates/) and the files targets render at deploy
+time (deploy/targets/templates/: router configs, manifests, tfvars), each package with its own templates.
 
 A generated pipeline is reviewed through the policy that produced it, so no value may change the structure
 of the file it lands in. Every ``{{ ... }}`` in a template must therefore end in one of the emitters below,
@@ -15,7 +17,7 @@ each of which produces text that is safe *for its position*, or stops with ``Uns
 
 Template literals and macro calls need no emitter (the macros' own placements are checked the same way).
 The check runs when a template is compiled (``PlacementChecker``), so a template that places a raw value
-cannot be rendered at all, and tests/generate/test_emitters.py proves every shipped template passes it.
+cannot be rendered at all, and tests/templating/test_emitters.py proves every shipped template passes it.
 """
 
 from __future__ import annotations
@@ -132,11 +134,15 @@ EMITTERS = {"y": yaml_scalar, "word": word, "comment": comment, "flow": flow, "b
             "expression": expression, "hcl": hcl_string}
 
 
-@lru_cache(maxsize=1)
-def environment():
+# The packages whose `templates/` directory holds templates rendered here.
+PACKAGES = ("bayat_deploy.generate", "bayat_deploy.deploy.targets")
+
+
+@lru_cache(maxsize=None)
+def environment(package: str):
     import jinja2
 
-    from bayat_deploy.generate.placements import check_placements
+    from bayat_deploy.templating.placements import check_placements
 
     class Environment(jinja2.Environment):
         def _parse(self, source, name, filename):
@@ -145,7 +151,7 @@ def environment():
             return tree
 
     env = Environment(
-        loader=jinja2.PackageLoader("bayat_deploy.generate", "templates"),
+        loader=jinja2.PackageLoader(package, "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -156,8 +162,9 @@ def environment():
     return env
 
 
-def render(template: str, **context: object) -> str:
-    return tidy(environment().get_template(template).render(**context))
+def render(package: str, template: str, /, **context: object) -> str:
+    """`template` from `package`'s templates/ directory, rendered and tidied."""
+    return tidy(environment(package).get_template(template).render(**context))
 
 
 def tidy(text: str) -> str:

@@ -1,4 +1,4 @@
-"""The compile-time check that every value a template places goes through an emitter (see jinja.py)."""
+"""The compile-time check that every value a template places goes through an emitter (see templating/__init__.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def check_placements(tree: nodes.Template, name: str, emitters: dict) -> None:
             if not _placed_safely(node, macros, imports, emitters):
                 raise TemplateSyntaxError(
                     f"a value is placed without an emitter; end the expression in one of: {', '.join(emitters)} "
-                    "(generate/jinja.py says which fits where)", node.lineno, name)
+                    "(templating/__init__.py says which fits where)", node.lineno, name)
 
 
 def _placed_safely(node: nodes.Node, macros: set[str], imports: set[str], emitters: dict) -> bool:
