@@ -1,6 +1,6 @@
 """One error hierarchy for the whole CLI, and the exit codes it maps to.
 
-Exit codes (documented in the README and relied on by the pipelines):
+Exit codes (documented in docs/commands.md and relied on by the pipelines):
 
 * 0 - the command did what was asked (a stage passed).
 * 1 - the stage ran and failed (a gate closed, a deploy was rolled back...).

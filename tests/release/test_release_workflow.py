@@ -148,7 +148,7 @@ def test_the_release_workflow_publishes_tags_and_refuses_the_same_version_twice(
     pinned = re.search(r'image:\n      type: string\n      default: "([^"]+:1\.0\.0@sha256:[0-9a-f]{64})"', component)
     assert pinned, component[:3000]  # the components run in the image of this release, by digest
     assert 'package:\n      type: string\n      default: ""' in component  # ...and install nothing
-    assert pinned[1] in origin_git(ctx, "show", f"{release_commit}:README.md")  # tables regenerated
+    assert pinned[1] in origin_git(ctx, "show", f"{release_commit}:docs/gitlab.md")  # reference regenerated
     changelog = origin_git(ctx, "show", f"{release_commit}:CHANGELOG.md")
     assert changelog.startswith("# Changelog") and re.search(r"^## .*1\.0\.0", changelog, re.M), changelog[:400]
 

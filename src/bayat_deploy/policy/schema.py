@@ -17,6 +17,10 @@ from bayat_deploy.policy.model import Environment, Policy
 SCHEMA_ID = "https://raw.githubusercontent.com/bayat/deploy-action/v1/schema/deploy.schema.json"
 
 
+# `defaults:` is an Environment read before each environment's own settings, not a field of the model.
+DEFAULTS_DOC = "Settings applied to every environment before the environment's own."
+
+
 def policy_schema() -> dict:
     defs: dict[str, dict] = {}
     root = _model(Policy, defs)
@@ -24,7 +28,7 @@ def policy_schema() -> dict:
     root["description"] = f"{root['description']} {yamlpos.LIMITS}"
     root["properties"]["defaults"] = {
         "$ref": "#/$defs/Environment",
-        "description": "Settings applied to every environment before the environment's own.",
+        "description": DEFAULTS_DOC,
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
