@@ -133,6 +133,14 @@ def _call(handler: Callable, args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
+def invoke(argv: Sequence[str]) -> int:
+    """One more command in this process, as `bayat-deploy ARGV` runs it: its errors printed, its exit code
+    returned (the deploy sequence runs its steps this way)."""
+    argv = list(argv)
+    args = build_parser("bayat-deploy", "", COMMANDS, argv).parse_args(argv)
+    return _call(args.handler, args)
+
+
 def _annotate(diagnostics) -> None:
     """Policy errors also as annotations on the file and line, where the CI shows them (GitHub's workflow
     commands); the lines above are the same findings for a terminal."""

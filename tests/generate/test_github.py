@@ -90,13 +90,15 @@ def test_the_job_graph_is_the_standards(repos):
     # production: window or an emergency with its own approval environment, a change ticket at the gate
     assert jobs["emergency-production"]["environment"] == "production-emergency"
     assert "emergency-production" in jobs["deploy-production"]["needs"]
-    gate = next(s for s in jobs["deploy-production"]["steps"] if s.get("name") == "Required checks")
-    assert gate["with"]["change-ticket"] == "${{ inputs.change-ticket || vars.CHANGE_TICKET }}"
+    deploying = next(s for s in jobs["deploy-production"]["steps"] if s.get("name", "").startswith("Deploy"))
+    assert deploying["with"]["change-ticket"] == "${{ inputs.change-ticket || vars.CHANGE_TICKET }}"
     for env in ("development", "testing", "staging", "production"):
         deploy = jobs[f"deploy-{env}"]
         assert deploy["concurrency"] == {"group": f"deploy-hello-api-{env}", "cancel-in-progress": False}
-        names = [s.get("name", s.get("uses", "")) for s in deploy["steps"]]
-        assert names.index("Required checks") < next(i for i, n in enumerate(names) if n.startswith("Deploy"))
+        deploying = [s for s in deploy["steps"] if "/actions/deploy@" in s.get("uses", "")]
+        assert len(deploying) == 1, "the deploy action runs the job's whole sequence"
+        sequence = {k for k, v in deploying[0]["with"].items() if v is True}
+        assert sequence >= {"gate", "notify"} and ("record-approvals" in sequence) == (env != "development")
         rollback = jobs[f"rollback-{env}"]
         assert rollback["needs"] == ["version", f"deploy-{env}", f"verify-{env}"]
         assert rollback["if"].startswith("${{ failure()")

@@ -103,9 +103,8 @@ def test_the_job_graph_is_the_standards(repos):
         for name in (f"deploy-{env}", f"verify-{env}", f"rollback-{env}", f"rollback-{env}-manual"):
             assert jobs[name]["resource_group"] == env, name
             assert jobs[name]["interruptible"] is False, name
-        script = deploy["script"]
-        gate = next(i for i, line in enumerate(script) if line.startswith("bayat-deploy gate"))
-        assert gate < next(i for i, line in enumerate(script) if line.startswith("bayat-deploy deploy"))
+        [command] = deploy["script"]
+        assert command.startswith(f"bayat-deploy deploy --env {env} ") and " --gate" in command
         rollback = jobs[f"rollback-{env}"]
         assert rollback["needs"] == [f"deploy-{env}", f"verify-{env}"]
         assert rollback["rules"][-1] == {"when": "on_failure"}
@@ -130,7 +129,8 @@ def test_the_job_graph_is_the_standards(repos):
     assert jobs["deploy-development"]["rules"] == [MERGE_REQUEST_NEVER, SCHEDULE_NEVER, {"when": "on_success"}]
     for env in environments[1:]:
         assert jobs[f"deploy-{env}"]["rules"][-1] == {"when": "manual", "allow_failure": False}
-        assert jobs[f"deploy-{env}"]["script"][0] == f"bayat-deploy approvals record --env {env}"
+        assert f"bayat-deploy deploy --env {env} " in jobs[f"deploy-{env}"]["script"][0]
+        assert " --record-approvals --gate " in jobs[f"deploy-{env}"]["script"][0]
     # production: deploy freeze, window or emergency (its own approval environment), change ticket
     freeze = {"if": '$CI_DEPLOY_FREEZE && $BAYAT_EMERGENCY != "true"', "when": "never"}
     for name in ("deploy-production", "verify-production", "rollback-production"):
@@ -187,8 +187,10 @@ def test_reports_evidence_and_the_release(repos):
     for name, job in jobs.items():
         if name != "release":
             assert job["extends"] == ".bayat-deploy", name
-    notify = jobs["deploy-production"]["after_script"][0]
-    assert "evidence bundle --env production" in notify and '--event "$event"' in notify
+    assert jobs["deploy-production"]["script"] == [
+        'bayat-deploy deploy --env production --version "$BAYAT_VERSION" --record-approvals --gate --notify '
+        '--evidence-bundle --change-ticket "$CHANGE_TICKET"']
+    assert "after_script" not in jobs["deploy-production"]  # the sequence announces the result itself
 
 
 @pytest.mark.parametrize("policy", POLICIES, ids=policy_id)
@@ -204,9 +206,11 @@ def test_every_environment_gets_its_gates(repos, policy):
                                                             "other")
         manual = {"when": "manual", "allow_failure": False} in deploy.get("rules", [])
         assert manual == bool(env.approvals), name
-        assert (f"bayat-deploy approvals record --env {name}" in deploy["script"]) == bool(env.approvals), name
-        assert any(line.startswith(f"bayat-deploy gate --env {name} ") for line in deploy["script"])
-        assert ('--change-ticket "$CHANGE_TICKET"' in " ".join(deploy["script"])) == env.change_ticket, name
+        [command] = deploy["script"]  # one command: the deploy sequence (stages/deploy_sequence.py)
+        assert command.startswith(f'bayat-deploy deploy --env {name} --version "$BAYAT_VERSION"'), command
+        assert ("--record-approvals --gate --notify" in command) == bool(env.approvals), name
+        assert " --gate --notify" in command, name
+        assert ('--change-ticket "$CHANGE_TICKET"' in command) == env.change_ticket, name
         assert (f"window-{name}" in jobs) == env.window, name
         assert (f"emergency-{name}" in jobs) == (env.window and env.emergency), name
         if env.window and env.emergency:
@@ -214,7 +218,7 @@ def test_every_environment_gets_its_gates(repos, policy):
         verify = " ".join(jobs[f"verify-{name}"]["script"])
         assert (f"test --kind performance --env {name}" in verify) == env.performance, name
         assert (f"monitor --env {name}" in verify) == env.monitor, name
-        assert ("evidence bundle" in deploy["after_script"][0]) == env.regulated, name
+        assert ("--evidence-bundle" in command) == env.regulated, name
         assert {f"rollback-{name}", f"rollback-{name}-manual"} <= set(jobs)
 
 

@@ -85,6 +85,24 @@ def pipeline_facts(jobs: dict, envs: list[str]) -> set[str]:
 
 
 # ------------------------------------------------------------------------------------------------ GitHub
+def sequence_facts(env: str, steps: set[str], approved: bool, target: str) -> set[str]:
+    """What the deploy command's sequence enforces (its order is stages/deploy_sequence.py's, tested there)."""
+    if target != env:
+        return set()
+    facts = set()
+    if approved and {"record-approvals", "gate"} <= steps:
+        facts.add(f"{env}: approvals recorded before the gate")
+    if "gate" in steps:
+        facts.add(f"{env}: required-checks gate before deploying")
+        if "change-ticket" in steps:
+            facts.add(f"{env}: change ticket at the gate")
+    if "notify" in steps:
+        facts.add(f"{env}: start and result announced")
+    if "evidence-bundle" in steps:
+        facts.add(f"{env}: compliance evidence bundle")
+    return facts
+
+
 def github_facts(repo: Path) -> set[str]:
     text = (repo / ".github" / "workflows" / "deploy.yml").read_text()
     jobs = yaml.safe_load(text)["jobs"]
@@ -137,18 +155,12 @@ def github_facts(repo: Path) -> set[str]:
             parties.append(final)
         if parties:
             facts.add(f"{env}: approval parties " + " | ".join(parties))
-            if names.index("approvals") < names.index("gate"):
-                facts.add(f"{env}: approvals recorded before the gate")
-        gate = dict(done)["gate"]
-        if gate["environment"] == env and names.index("gate") < names.index("deploy"):
-            facts.add(f"{env}: required-checks gate before deploying")
-        if "change-ticket" in gate:
-            facts.add(f"{env}: change ticket at the gate")
-        if [w["event"] for n, w in done if n == "notify"][:1] == ["deploy-started"] and len(
-                [n for n in names if n == "notify"]) == 2:
-            facts.add(f"{env}: start and result announced")
-        if any(n == "evidence bundle" and f"--environment {env}" in w.get("args", "") for n, w in done):
-            facts.add(f"{env}: compliance evidence bundle")
+        deploying = [w for n, w in done if n == "deploy"]
+        assert len(deploying) == 1 and names[-1] == "deploy", names  # the sequence is the deploy command's
+        sequence = {key for key, value in deploying[0].items() if value is True}
+        if "change-ticket" in deploying[0]:
+            sequence.add("change-ticket")
+        facts |= sequence_facts(env, sequence, bool(parties), deploying[0]["environment"])
         if jobs[deploy]["concurrency"]["cancel-in-progress"] is False and env in jobs[deploy]["concurrency"]["group"]:
             facts.add(f"{env}: one deployment at a time, never cancelled")
         window = f"window-{env}"
@@ -226,18 +238,11 @@ def gitlab_facts(repo: Path) -> set[str]:
         manual = {"when": "manual", "allow_failure": False} in jobs[deploy].get("rules", [])
         if gates != "automated checks only" and manual:
             facts.add(f"{env}: approval parties " + " | ".join(gates.split(", then ")))
-        first = [line.split(" --")[0] for line in done]
-        if f"approvals record --env {env}" in done and first.index("approvals record") < first.index("gate"):
-            facts.add(f"{env}: approvals recorded before the gate")
-        gate = next(line for line in done if line.startswith("gate "))
-        if f"--env {env} " in gate and first.index("gate") < first.index("deploy"):
-            facts.add(f"{env}: required-checks gate before deploying")
-        if "--change-ticket" in gate:
-            facts.add(f"{env}: change ticket at the gate")
-        if any("--event deploy-started" in line for line in done) and any('--event "$event"' in line for line in after):
-            facts.add(f"{env}: start and result announced")
-        if any(line.startswith(f"evidence bundle --env {env}") for line in after):
-            facts.add(f"{env}: compliance evidence bundle")
+        deploying = [line for line in done if line.startswith("deploy ")]
+        assert len(deploying) == 1 and done == deploying and not after, done  # the sequence is the deploy command's
+        flags = set(re.findall(r" --([a-z-]+)", deploying[0]))
+        target = re.search(r"--env (\S+)", deploying[0]).group(1)
+        facts |= sequence_facts(env, flags, gates != "automated checks only" and manual, target)
         if jobs[deploy]["resource_group"] == env and jobs[deploy]["interruptible"] is False:
             facts.add(f"{env}: one deployment at a time, never cancelled")
         window = f"window-{env}"

@@ -39,7 +39,7 @@ def _measured(policy: Path) -> tuple[int, str, float, float]:
 
 
 @pytest.mark.parametrize("name", HOSTILE)
-def test_a_hostile_policy_is_refused_located_within_a_second_and_100_mb(name, tmp_path):
+def test_a_hostile_policy_is_refused_located_and_bounded(name, tmp_path):
     policy = tmp_path / f"{name}.yml"
     shutil.copy(BROKEN / f"{name}.yml", policy)
     code, stderr, seconds, megabytes = _measured(policy)
@@ -48,7 +48,10 @@ def test_a_hostile_policy_is_refused_located_within_a_second_and_100_mb(name, tm
     errors = stderr.splitlines()[:-1]
     assert errors and all(LOCATED.match(line) and line.startswith(policy.name) for line in errors), stderr
     assert "internal error" not in stderr and "Traceback" not in stderr
-    assert seconds < 1.0 and megabytes < 100, (seconds, megabytes)
+    # Memory is the deterministic bound (an expanded "billion laughs" needs gigabytes). The time bound only
+    # tells "stopped early" from "expanded it" (minutes), with room for a loaded CI machine: a fraction of a
+    # second is what an unloaded one takes.
+    assert megabytes < 100 and seconds < 10, (seconds, megabytes)
 
 
 def test_a_file_over_the_size_limit_is_refused_before_it_is_parsed(bayat, tmp_path):

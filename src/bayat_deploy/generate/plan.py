@@ -68,6 +68,14 @@ class EnvironmentPlan:
         return sorted(set(self.target_secrets) | set(self.app_secrets))
 
     @property
+    def deploy_sequence(self) -> tuple[str, ...]:
+        """The steps the deploy job asks `bayat-deploy deploy` for around the deployment (stages/deploy_sequence.py),
+        as the flag and input names both platforms use; the change ticket, whose value is platform-specific,
+        is added by the templates when `change_ticket` is set."""
+        steps = (["record-approvals"] if self.approvals else []) + ["gate", "notify"]
+        return tuple(steps + (["evidence-bundle"] if self.regulated else []))
+
+    @property
     def job(self) -> str:
         return self.name
 

@@ -1,4 +1,6 @@
-"""`bayat-deploy deploy --env ENV --version V`: roll a published version out with the environment's strategy."""
+"""`bayat-deploy deploy --env ENV --version V`: roll a published version out with the environment's strategy;
+with the sequence flags (`--record-approvals --gate --notify ...`, stages/deploy_sequence.py), the whole deploy
+job."""
 
 from __future__ import annotations
 
@@ -35,10 +37,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-downgrade", action="store_true",
                         help="deploy a version older than the one serving (refused otherwise: a deployment that "
                              "waited for the lock must not replace a newer release; `rollback` needs no flag)")
+    from bayat_deploy.stages import deploy_sequence
+
+    deploy_sequence.configure(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from bayat_deploy.stages import deploy_sequence
+
+    if deploy_sequence.requested(args):
+        return deploy_sequence.run(args, roll_out)
+    return roll_out(args)
+
+
+def roll_out(args: argparse.Namespace) -> int:
     from bayat_deploy.deploy.engine import Deployment
     from bayat_deploy.deploy.release import resolve_release
     from bayat_deploy.deploy.rollback import require_version
