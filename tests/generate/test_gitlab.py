@@ -149,8 +149,8 @@ def test_the_job_graph_is_the_standards(repos):
         '--version "$BAYAT_VERSION"']
     assert [n for n in jobs["deploy-production"]["needs"] if isinstance(n, dict)] == [
         {"job": "window-production", "optional": True}, {"job": "emergency-production", "optional": True}]
-    assert ('bayat-deploy gate --env production --version "$BAYAT_VERSION" --change-ticket "$CHANGE_TICKET"'
-            in jobs["deploy-production"]["script"])
+    assert jobs["deploy-production"]["script"][0].endswith('--gate --notify --evidence-bundle '
+                                                          '--change-ticket "$CHANGE_TICKET"')
     assert "window-development" not in jobs and "emergency-staging" not in jobs
     assert set(document["variables"]) == {"BAYAT_JOB_IMAGE", "BAYAT_DEPLOY_PACKAGE", "CHANGE_TICKET",
                                           "BAYAT_EMERGENCY", "EMERGENCY_REASON"}
