@@ -22,10 +22,23 @@ def configure(parser) -> None:
     parser.add_argument("--retries", type=argtypes.count, default=4, metavar="N",
                         help="attempts per registry operation on transient errors (connection errors, 5xx, 429), "
                              "with exponential backoff from 1s (default: 4)")
+    parser.add_argument("--tag", action="store_true",
+                        help="then tag the release and push the tag (`version tag --push`), once everything is "
+                             "published")
     parser.set_defaults(handler=handle)
 
 
 def handle(args) -> int:
+    code = publish(args)
+    if code != 0 or not args.tag:
+        return code
+    from bayat_deploy.cli import invoke
+
+    policy = ["--policy", args.policy] if getattr(args, "policy", None) else []
+    return invoke([*policy, "version", "tag", "--push"])
+
+
+def publish(args) -> int:
     from bayat_deploy import evidence
     from bayat_deploy.registry.credentials import MissingCredentials, registry_of, require_credentials
     from bayat_deploy.stages.run import StageRun

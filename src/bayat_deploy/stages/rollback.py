@@ -19,10 +19,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="take the deployment down entirely (the rollback plan of a first release)")
     parser.add_argument("--drill", action="store_true",
                         help="rehearse in a non-production environment: roll back, verify, roll forward, time it")
+    parser.add_argument("--notify", action="store_true",
+                        help="announce the rollback to the environment's routes afterwards, whatever its outcome "
+                             "(critical; a drill is not announced)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.notify or args.drill:
+        return roll_back(args)
+    from bayat_deploy.cli import invoke
+
+    code = 1
+    try:
+        code = roll_back(args)
+    finally:
+        policy = ["--policy", args.policy] if getattr(args, "policy", None) else []
+        invoke([*policy, "notify", "--env", args.environment, "--event", "rollback", "--level", "critical"])
+    return code
+
+
+def roll_back(args: argparse.Namespace) -> int:
     from bayat_deploy.deploy.engine import Deployment
     from bayat_deploy.deploy.rollback import require_version, rollback
     from bayat_deploy.errors import BadInput
