@@ -395,15 +395,24 @@ def test_components_pass_the_gitlab_ci_schema(tmp_path):
     assert {p.stem for p in COMPONENTS} == STAGE_COMPONENTS
 
 
+def test_the_components_share_one_bootstrap_the_generated_pipeline_carries_too():
+    shared = yaml.safe_load((REPO / "templates-lib" / "bootstrap.yml").read_text())[".bayat-deploy-component"]
+    assert shared["before_script"] == [bootstrap_script() + "\n"]
+    assert shared["cache"] == {"key": "bayat-deploy", "paths": [".bayat/cache/"]}
+    assert shared["variables"]["BAYAT_VENV"] == "$CI_PROJECT_DIR/.bayat/cache/venv"
+    copies = [path.name for path in TEMPLATES.glob("*.yml") if "python3 -m venv" in path.read_text()]
+    assert not copies, f"{copies} carry their own bootstrap"
+
+
 @pytest.mark.parametrize("path", COMPONENTS, ids=lambda p: p.stem)
 def test_component_job(path):
     header, job = documents(path)
-    assert list(job) == ["$[[ inputs.as ]]"]
+    assert list(job) == ["include", "$[[ inputs.as ]]"]
+    assert job["include"] == [{"local": "/templates-lib/bootstrap.yml"}]  # the one bootstrap, no copy of it
     body = job["$[[ inputs.as ]]"]
+    assert body["extends"] == ".bayat-deploy-component" and "before_script" not in body
     assert body["stage"] == "$[[ inputs.stage ]]" and body["rules"] == "$[[ inputs.rules ]]"
     assert body["image"] == "$[[ inputs.image ]]"
-    assert body["before_script"] == [bootstrap_script() + "\n"], "the same bootstrap as the generated pipeline"
-    assert body["cache"] == {"key": "bayat-deploy", "paths": [".bayat/cache/"]}
     assert body["variables"]["BAYAT_DEPLOY_PACKAGE"] == "$[[ inputs.package ]]"
     artifacts = body["artifacts"]
     assert artifacts["when"] == "always" and artifacts["paths"][:2] == [".bayat/evidence/", ".bayat/reports/"]

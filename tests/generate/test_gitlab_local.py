@@ -337,6 +337,7 @@ def components(tmp_path_factory, registry, trivy_db):
     with project_on_this_machine(tmp_path_factory.mktemp("components"), registry, trivy_db) as context:
         repo = context["repo"]
         shutil.copytree(REPO / "templates", repo.root / "templates")
+        shutil.copytree(REPO / "templates-lib", repo.root / "templates-lib")  # what the components include
         (repo.root / ".gitlab-ci.yml").write_text(COMPONENT_PIPELINE.format(
             url=f"http://127.0.0.1:{context['port']}", package=REPO))
         repo.commit("feat: the hello service, deployed with the CI/CD components")

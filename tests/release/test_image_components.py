@@ -124,9 +124,10 @@ def test_released_components_run_in_the_pinned_image_and_install_nothing(publish
     release.pin_components(image)
     repo = user_repo(tmp_path / "app")
     shutil.copytree(checkout / "templates", repo.root / "templates")
+    shutil.copytree(checkout / "templates-lib", repo.root / "templates-lib")  # what the components include
     (repo.root / ".gitlab-ci.yml").write_text(USER_PIPELINE)
     repo.commit("feat: the first feature")
-    for component in (repo.root / "templates").glob("*.yml"):
+    for component in [*(repo.root / "templates").glob("*.yml"), repo.root / "templates-lib" / "bootstrap.yml"]:
         assert_pip_only_in_the_opt_in(component.read_text())
 
     proc = run_in_docker(repo, tmp_path, config, "version", "release-notes")
