@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                                "(thresholds and Mann-Whitney U)"),
     "monitor": ("bayat_deploy.stages.monitor", "watch metrics before vs after a deploy; alert on regressions, roll "
                                                "back on a breached trigger"),
+    "rescan": ("bayat_deploy.stages.rescan", "scan the image serving an environment again; roll back on a "
+                                             "vulnerability at the rollback trigger's severity"),
     "notify": ("bayat_deploy.stages.notify", "send a deployment or maintenance notification to the policy's routes"),
     "promote": ("bayat_deploy.stages.promote", "finish a paused canary or blue/green deployment"),
     "abort": ("bayat_deploy.stages.promote", "stop a paused canary or blue/green deployment, back to the previous"),

@@ -105,8 +105,9 @@ class RollbackTriggers:
     latency: Latency | None = f("Roll back when latency exceeds the SLA.", Latency())
     smoke_test_failed: bool = f("Roll back when a critical smoke test fails (critical functionality unavailable).",
                                 True)
-    vulnerability: Severity | None = f("Roll back when a vulnerability at or above this severity is found.",
-                                       Severity("CRITICAL"))
+    vulnerability: Severity | None = f("Roll back when `bayat-deploy rescan` (a later scan, with a newer database) "
+                                       "finds a vulnerability at or above this severity in the image serving "
+                                       "the environment; null turns the trigger off.", Severity("CRITICAL"))
 
 
 @dataclass(frozen=True, kw_only=True)
