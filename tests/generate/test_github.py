@@ -133,7 +133,7 @@ def test_the_manual_rollback_workflow(repos):
     step = document["jobs"]["rollback-development"]["steps"][1]  # one job per environment: each on its runner
     assert step["uses"] == "bayat/deploy-action/actions/rollback@v1"
     assert step["with"] == {"environment": "${{ inputs.environment }}", "to": "${{ inputs.version }}",
-                            "reason": "${{ inputs.reason }}"}
+                            "reason": "${{ inputs.reason }}", "notify": True}
 
 
 def test_secrets_reach_only_the_jobs_that_need_them(repos):

@@ -130,7 +130,7 @@ def test_the_example_pipeline_runs_through_deploy_and_verify_then_a_broken_relea
     assert homes == sorted(results), homes
     installs = re.findall(r"\[deploy/([\w-]+)\s*\].*bayat-deploy \S+: virtualenv \S+ made", first.stdout)
     assert sorted(set(installs)) == sorted(installs) and set(installs) <= set(results), installs
-    assert re.search(r"\[deploy/deploy-development\s*\].*: virtualenv \S+ reused from an earlier step", first.stdout)
+    assert re.search(r"\[deploy/verify-development\s*\].*: virtualenv \S+ reused from an earlier step", first.stdout)
     assert subprocess.run(["git", "tag"], cwd=pipeline["origin"], capture_output=True, text=True).stdout == "v0.1.0\n"
 
     # A release that passes its own tests but is broken in the environment (a packaging mistake makes the

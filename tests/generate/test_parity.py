@@ -190,7 +190,7 @@ def github_facts(repo: Path) -> set[str]:
         if rollback and rollback["if"].startswith("${{ failure()") and {deploy, f"verify-{env}"} <= set(
                 needs_of(rollback)):
             facts.add(f"{env}: rollback when the deployment or its verification fails")
-            if dict(steps(f"rollback-{env}")).get("notify", {}).get("event") == "rollback":
+            if dict(steps(f"rollback-{env}")).get("rollback", {}).get("notify") is True:
                 facts.add(f"{env}: rollback announced")
         if env in manual_envs:
             facts.add(f"{env}: rollback by hand")
@@ -273,7 +273,7 @@ def gitlab_facts(repo: Path) -> set[str]:
                                    or rollback.get("rules", [{}])[-1] == {"when": "on_failure"})
         if on_failure and needs_of(rollback) == [deploy, f"verify-{env}"]:
             facts.add(f"{env}: rollback when the deployment or its verification fails")
-            if any("--event rollback" in line for line in commands(f"rollback-{env}", "after_script")):
+            if any(line.startswith("rollback ") and line.endswith(" --notify") for line in commands(f"rollback-{env}")):
                 facts.add(f"{env}: rollback announced")
         by_hand = jobs.get(f"rollback-{env}-manual")
         if by_hand and by_hand["rules"][-1]["when"] == "manual" and any(line.startswith(f"rollback --env {env}")

@@ -167,24 +167,13 @@ def after_scripts(pipeline: str) -> dict[str, str]:
             if isinstance(job, dict) and job.get("after_script")}
 
 
-def test_after_scripts_find_the_image_cli_in_their_own_shell(published, tmp_path):
-    """GitLab runs after_script in a new shell: the bootstrap's PATH is gone, so the notify and evidence lines
-    must find bayat-deploy themselves, in the image and in the opt-in install alike."""
+def test_no_job_needs_an_after_script_to_find_bayat_deploy(published, tmp_path):
+    """GitLab runs after_script in a new shell, where the bootstrap's PATH is gone. The announcements and the
+    evidence bundle are therefore the commands' own (`deploy --notify --evidence-bundle`, `rollback --notify`),
+    in the generated jobs and the components alike, and nothing is left to an after_script."""
     image, config, checkout = published
     repo = user_repo(tmp_path / "app")
     pipeline = generated_pipeline(repo, image)
-    scripts = {f"generated {name}": text for name, text in after_scripts(pipeline).items()}
-    for component in ("deploy", "rollback"):
-        text = (checkout / "templates" / f"{component}.yml").read_text()
-        scripts.update({f"component {name}": body for name, body in after_scripts(text).items()})
-    assert any("deploy-production" in name for name in scripts) and any("component" in n for n in scripts), scripts
-    docker("--config", str(config), "pull", "--quiet", image)
-    for name, script in scripts.items():
-        proc = subprocess.run(
-            ["docker", "run", "--rm", "-v", f"{repo.root}:/builds/app", "-w", "/builds/app",
-             "-e", "CI_JOB_STATUS=failed", "-e", "BAYAT_DEPLOY_PACKAGE=", "-e", "BAYAT_VENV=/builds/app/.bayat/cache/venv",
-             "-e", "BAYAT_VERSION=1.0.0", "-e", "BAYAT_POLICY=.bayat/deploy.yml", "-e", "BAYAT_INPUT_NOTIFY=true",
-             "-e", "BAYAT_INPUT_EVIDENCE_BUNDLE=false", "-e", "BAYAT_INPUT_ENVIRONMENT=production",
-             "-e", "BAYAT_INPUT_DRILL=false", image, "bash", "-c", script],
-            capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 0 and "notify: passed" in proc.stdout, (name, script, proc.stdout, proc.stderr)
+    assert not after_scripts(pipeline)
+    for component in sorted((checkout / "templates").glob("*.yml")):
+        assert not after_scripts(component.read_text()), component.name
