@@ -136,7 +136,7 @@ def environment_jobs(plan: PipelinePlan) -> list[EnvironmentJobs]:
         # Downstream of a frozen environment is frozen too: its `needs:` would point at absent jobs.
         if env.window or (env.after in frozen):
             frozen.add(env.name)
-        jobs.append(EnvironmentJobs(env, f"verify-{env.after}" if env.after else "publish", env.name in frozen))
+        jobs.append(EnvironmentJobs(env, env.starts_after, env.name in frozen))
     return jobs
 
 

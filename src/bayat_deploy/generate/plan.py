@@ -97,6 +97,40 @@ class EnvironmentPlan:
     def runner(self) -> tuple[tuple[str, ...], str | None]:
         return self.runner_labels, self.runner_group
 
+    # The job graph, the same on both platforms: where an environment starts from, then (GitHub, which has
+    # one reviewer list per environment) the chain of approval jobs, then the window, then the deployment.
+    @property
+    def starts_after(self) -> str:
+        """The job whose success (and evidence) the environment's jobs start from: the verification of the
+        environment a version must pass first, or publishing."""
+        return f"verify-{self.after}" if self.after else "publish"
+
+    @property
+    def approval_chain(self) -> tuple[tuple[str, Approval, str], ...]:
+        """(job, party, the job it waits for) for each party approved before the deploy job's own."""
+        chain, waits_for = [], self.starts_after
+        for party in self.chained:
+            job = f"approve-{self.name}-{party.rule}"
+            chain.append((job, party, waits_for))
+            waits_for = job
+        return tuple(chain)
+
+    @property
+    def gate_jobs(self) -> tuple[str, ...]:
+        """What the deploy job's own approval follows: where the environment starts from and every chained party."""
+        return (self.starts_after, *(job for job, _, _ in self.approval_chain))
+
+    @property
+    def window_jobs(self) -> tuple[str, ...]:
+        """The window check and, beside it, the emergency path: the deploy job needs one of them to pass."""
+        if not self.window:
+            return ()
+        return (f"window-{self.name}", *([f"emergency-{self.name}"] if self.emergency else []))
+
+    @property
+    def deploy_needs(self) -> tuple[str, ...]:
+        return ("version", *self.gate_jobs, *self.window_jobs)
+
 
 @dataclass(frozen=True)
 class PipelinePlan:
