@@ -135,10 +135,12 @@ def _call(handler: Callable, args: argparse.Namespace) -> int:
         return EXIT_FAILED
 
 
-def invoke(argv: Sequence[str]) -> int:
+def invoke(argv: Sequence[str], *, like: argparse.Namespace | None = None) -> int:
     """One more command in this process, as `bayat-deploy ARGV` runs it: its errors printed, its exit code
-    returned (the deploy sequence runs its steps this way)."""
-    argv = list(argv)
+    returned (the deploy sequence runs its steps this way). `like`: the calling command's arguments, whose
+    `--policy` the step gets too."""
+    policy = getattr(like, "policy", None)
+    argv = [*(["--policy", policy] if policy else []), *argv]
     args = build_parser("bayat-deploy", "", COMMANDS, argv).parse_args(argv)
     return _call(args.handler, args)
 

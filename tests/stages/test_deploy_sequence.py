@@ -85,3 +85,16 @@ def test_without_sequence_flags_deploy_is_the_rollout_alone():
                               evidence_bundle=False)
     assert not deploy_sequence.requested(args)
     assert deploy_sequence.requested(argparse.Namespace(**{**vars(args), "gate": True}))
+
+
+def test_a_rollback_announces_itself_whatever_its_outcome(repo, receiver):
+    """`rollback --notify` (the generated rollback jobs and the component use it instead of an after_script)."""
+    env = {"HOOK_URL": receiver.url("/hooks"), "GITHUB_ACTIONS": "", "GITLAB_CI": ""}
+    result = run_command("bayat-deploy", "rollback", "--env", "development", "--reason", "test", "--notify",
+                         cwd=repo, env=env)
+    assert result.code != 0  # nothing was ever deployed: nothing to return to
+    assert events(receiver) == ["rollback"]
+
+    drill = run_command("bayat-deploy", "rollback", "--env", "development", "--drill", "--notify", cwd=repo,
+                        env=env)
+    assert drill.code != 0 and events(receiver) == ["rollback"]  # a drill is rehearsal: not announced

@@ -48,11 +48,7 @@ def requested(args: argparse.Namespace) -> bool:
 
 
 def run(args: argparse.Namespace, deploy: Callable[[argparse.Namespace], int]) -> int:
-    from bayat_deploy.cli import invoke
-
     common = ["--env", args.environment]
-    if getattr(args, "policy", None):
-        common = ["--policy", args.policy, *common]
     version = ["--version", args.version]
     before = []
     if args.emergency:
@@ -67,20 +63,22 @@ def run(args: argparse.Namespace, deploy: Callable[[argparse.Namespace], int]) -
 
     code = EXIT_OK
     for step in before:
-        code = _step(invoke, step)
+        code = _step(step, args)
         if code != EXIT_OK:
             break
     else:
         code = deploy(args)
     if args.evidence_bundle:
-        _step(invoke, ["evidence", "bundle", *common, *version])
+        _step(["evidence", "bundle", *common, *version], args)
     if args.notify:
         event = "deploy-succeeded" if code == EXIT_OK else "deploy-failed"
-        _step(invoke, ["notify", *common, *version, "--event", event])
+        _step(["notify", *common, *version, "--event", event], args)
     return code
 
 
-def _step(invoke, argv: list[str]) -> int:
+def _step(argv: list[str], args: argparse.Namespace) -> int:
+    from bayat_deploy.cli import invoke
+
     print(f"--- bayat-deploy {' '.join(a for a in argv if a)}", file=sys.stderr)
     sys.stderr.flush()
-    return invoke(argv)
+    return invoke(argv, like=args)

@@ -34,8 +34,7 @@ def handle(args) -> int:
         return code
     from bayat_deploy.cli import invoke
 
-    policy = ["--policy", args.policy] if getattr(args, "policy", None) else []
-    return invoke([*policy, "version", "tag", "--push"])
+    return invoke(["version", "tag", "--push"], like=args)
 
 
 def publish(args) -> int:

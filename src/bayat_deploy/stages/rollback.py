@@ -34,8 +34,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         code = roll_back(args)
     finally:
-        policy = ["--policy", args.policy] if getattr(args, "policy", None) else []
-        invoke([*policy, "notify", "--env", args.environment, "--event", "rollback", "--level", "critical"])
+        invoke(["notify", "--env", args.environment, "--event", "rollback", "--level", "critical"], like=args)
     return code
 
 
