@@ -6,7 +6,7 @@ missing on one platform only through a template bug — which the parity test lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bayat_deploy.generate.secrets_used import app_secrets
 from bayat_deploy.policy.model import Credentials, DockerImage, Environment, Policy
@@ -142,8 +142,6 @@ class PipelinePlan:
     tags: tuple[str, ...]
     release_branches: tuple[str, ...]
     evidence_dir: str
-    has_tests: bool
-    extra: dict = field(default_factory=dict)
     # a library: no environments are deployed; publishing waits for this environment's approval and gate
     release_environment: EnvironmentPlan | None = None
 
@@ -215,7 +213,6 @@ def build_plan(policy: Policy, policy_path: str = ".bayat/deploy.yml") -> Pipeli
     environments = tuple(_environment(policy, name, env) for name, env in policy.environments.items())
     branches = tuple(dict.fromkeys(b for e in environments for b in e.branches))
     tags = tuple(dict.fromkeys(t for e in environments for t in e.tags))
-    tests = policy.tests
     release_environment = None
     if policy.kind == "library":  # the registry is the library's production: its approval gates publishing
         release_environment = next(e for e in reversed(environments) if e.tier == "production")
@@ -225,5 +222,5 @@ def build_plan(policy: Policy, policy_path: str = ".bayat/deploy.yml") -> Pipeli
         release_environment=release_environment,
         images=tuple(a.name or policy.project for a in policy.artifacts if isinstance(a, DockerImage)),
         branches=branches, tags=tags, release_branches=policy.versioning.release_branches,
-        evidence_dir=policy.evidence_dir, has_tests=any((tests.unit, tests.integration, tests.e2e)),
+        evidence_dir=policy.evidence_dir,
     )
