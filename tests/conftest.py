@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 # itself, and no real token of the job running the suite can reach a test server.
 for _variable in ("GITHUB_ACTIONS", "GITLAB_CI", "GITHUB_TOKEN", "GH_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN"):
     os.environ.pop(_variable, None)
-pytest_plugins = ["tests.support.deploy_fixtures", "tests.support.trivydb"]
+pytest_plugins = ["tests.support.deploy_fixtures", "tests.support.trivydb", "tests.support.receivers"]
 BIN = Path(sys.executable).parent
 
 

@@ -19,13 +19,6 @@ RUNBOOK = "https://runbooks.example.com/shop"
 SHA = "a" * 40
 
 
-@pytest.fixture
-def receiver():
-    instance = HttpReceiver()
-    yield instance
-    instance.stop()
-
-
 @pytest.fixture(scope="module")
 def smtp_server():
     instance = start_smtp()

@@ -17,13 +17,6 @@ from tests.support.receivers import HttpReceiver
 
 
 @pytest.fixture
-def receiver():
-    instance = HttpReceiver()
-    yield instance
-    instance.stop()
-
-
-@pytest.fixture
 def repo(tmp_path):
     root = tmp_path / "shop"
     (root / ".bayat").mkdir(parents=True)

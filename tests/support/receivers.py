@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 
 @dataclass
 class Received:
@@ -128,3 +130,11 @@ def start_smtp(username: str = "notifier", password: str = "smtp-secret-for-test
     controller.start()
     received = SmtpReceiver(controller, "127.0.0.1", port, username, password)
     return received
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on loopback for one test (a pytest plugin, see tests/conftest.py)."""
+    instance = HttpReceiver()
+    yield instance
+    instance.stop()
